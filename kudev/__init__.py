@@ -1,0 +1,1 @@
+"""kudev: the inner loop for Kubernetes."""

@@ -1,0 +1,3 @@
+from kudev.cli import entry
+
+entry()

@@ -1,0 +1,486 @@
+"""The build context: exactly the files Docker would send, and an incremental content hash.
+
+`BuildContext` walks a context folder with Docker's .dockerignore rules, keeps a per-folder
+Merkle tree of digests (so one changed file rehashes one path of folders, not the tree) and a
+persisted per-file digest cache keyed by (size, mtime_ns, inode), so a restart stats the tree
+but rereads only files that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kudev.dockerignore import MatchInfo, PatternMatcher, read_ignore_file
+
+HASH_VERSION = b"kudev-context-v1"
+CACHE_VERSION = 1
+# A file modified this close to when it was hashed may change again within the same mtime
+# tick without its signature changing (git's "racily clean" problem): never trust those.
+_RACY_NS = 2_000_000_000
+_READ_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    kind: str  # "f" regular file, "l" symlink
+    executable: bool
+    digest: bytes  # sha256 of the content, or of the link target
+    size: int
+    mtime_ns: int
+    inode: int
+
+    def signature(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.inode)
+
+
+def _field(data: bytes) -> bytes:
+    """Length-prefixed, so no two different inputs run together into the same bytes."""
+    return struct.pack(">Q", len(data)) + data
+
+
+class _Folder:
+    __slots__ = ("children", "digest", "included")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Folder | FileEntry] = {}
+        self.digest: bytes | None = None
+        # False for a folder .dockerignore excludes that only holds re-included files:
+        # Docker creates it implicitly, and it vanishes with its last file.
+        self.included = False
+
+
+class ContextTree:
+    """Files and folders of a context with Merkle digests per folder."""
+
+    def __init__(self) -> None:
+        self.root = _Folder()
+        self.count = 0
+
+    def _folder(self, parts: list[str], create: bool) -> _Folder | None:
+        node = self.root
+        for part in parts:
+            child = node.children.get(part)
+            if not isinstance(child, _Folder):
+                if not create:
+                    return None
+                if isinstance(child, FileEntry):
+                    self.count -= 1
+                child = node.children[part] = _Folder()
+            node = child
+        return node
+
+    def _dirty(self, parts: list[str]) -> None:
+        node: _Folder | FileEntry | None = self.root
+        self.root.digest = None
+        for part in parts:
+            if not isinstance(node, _Folder):
+                return
+            node = node.children.get(part)
+            if isinstance(node, _Folder):
+                node.digest = None
+
+    def put(self, rel: str, entry: FileEntry) -> bool:
+        """Record a file; returns whether anything changed."""
+        *parents, name = rel.split("/")
+        folder = self._folder(parents, create=True)
+        assert folder is not None
+        old = folder.children.get(name)
+        if old == entry:
+            return False
+        if isinstance(old, _Folder):
+            self.count -= _count_files(old)
+        elif old is None:
+            self.count += 1
+        folder.children[name] = entry
+        self._dirty(parents)
+        return True
+
+    def put_folder(self, rel: str) -> bool:
+        parts = rel.split("/")
+        existed = self._folder(parts, create=False) is not None
+        folder = self._folder(parts, create=True)
+        assert folder is not None
+        folder.included = True
+        self._dirty(parts)
+        return not existed
+
+    def remove(self, rel: str) -> bool:
+        *parents, name = rel.split("/")
+        folder = self._folder(parents, create=False)
+        if folder is None or name not in folder.children:
+            return False
+        old = folder.children.pop(name)
+        self.count -= _count_files(old) if isinstance(old, _Folder) else 1
+        self._dirty(parents)
+        self._drop_implicit_folders(parents)
+        return True
+
+    def _drop_implicit_folders(self, parts: list[str]) -> None:
+        while parts:
+            folder = self._folder(parts, create=False)
+            if folder is None or folder.included or folder.children:
+                return
+            *parts, name = parts
+            parent = self._folder(parts, create=False)
+            assert parent is not None
+            del parent.children[name]
+
+    def get(self, rel: str) -> FileEntry | _Folder | None:
+        *parents, name = rel.split("/")
+        folder = self._folder(parents, create=False)
+        return folder.children.get(name) if folder else None
+
+    def digest(self) -> bytes:
+        return _folder_digest(self.root)
+
+    def entries(self) -> Iterator[tuple[str, FileEntry | None]]:
+        """(path, entry) in sorted order; folders come with entry None."""
+        yield from _walk_tree(self.root, "")
+
+
+def _count_files(folder: _Folder) -> int:
+    return sum(_count_files(c) if isinstance(c, _Folder) else 1 for c in folder.children.values())
+
+
+def _folder_digest(folder: _Folder) -> bytes:
+    if folder.digest is not None:
+        return folder.digest
+    h = hashlib.sha256(b"D")
+    for name in sorted(folder.children):
+        child = folder.children[name]
+        h.update(_field(os.fsencode(name)))
+        if isinstance(child, _Folder):
+            h.update(b"d-" + _folder_digest(child))
+        else:
+            h.update(child.kind.encode() + (b"x" if child.executable else b"-") + child.digest)
+    folder.digest = h.digest()
+    return folder.digest
+
+
+def _walk_tree(folder: _Folder, prefix: str) -> Iterator[tuple[str, FileEntry | None]]:
+    for name in sorted(folder.children):
+        child = folder.children[name]
+        rel = f"{prefix}{name}"
+        if isinstance(child, _Folder):
+            yield rel, None
+            yield from _walk_tree(child, rel + "/")
+        else:
+            yield rel, child
+
+
+class DigestCache:
+    """relpath → FileEntry, persisted as JSON so a restart does not reread unchanged files."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, FileEntry] = {}
+        self.dirty = False
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if data.get("version") != CACHE_VERSION:
+            return
+        for rel, (kind, exe, digest, size, mtime, ino) in data.get("files", {}).items():
+            self.entries[rel] = FileEntry(kind, bool(exe), bytes.fromhex(digest), size, mtime, ino)
+
+    def lookup(self, rel: str, st: os.stat_result, now_ns: int) -> FileEntry | None:
+        entry = self.entries.get(rel)
+        if entry is None or entry.signature() != (st.st_size, st.st_mtime_ns, st.st_ino):
+            return None
+        if now_ns - st.st_mtime_ns < _RACY_NS:
+            return None
+        if entry.executable != _is_executable(st):
+            return None
+        return entry
+
+    def store(self, rel: str, entry: FileEntry) -> None:
+        if self.entries.get(rel) != entry:
+            self.entries[rel] = entry
+            self.dirty = True
+
+    def forget(self, rel: str) -> None:
+        if self.entries.pop(rel, None) is not None:
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        files = {
+            rel: [e.kind, int(e.executable), e.digest.hex(), e.size, e.mtime_ns, e.inode]
+            for rel, e in self.entries.items()
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": CACHE_VERSION, "files": files}))
+        os.replace(tmp, self.path)
+        self.dirty = False
+
+
+def _is_executable(st: os.stat_result) -> bool:
+    return bool(st.st_mode & 0o100)
+
+
+def _file_digest(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
+
+
+def _link_digest(path: str) -> bytes:
+    return hashlib.sha256(os.fsencode(os.readlink(path))).digest()
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("KUDEV_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "kudev"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rel: str
+    path: str
+    st: os.stat_result
+
+
+class BuildContext:
+    """One image's build context: its file set, digests, and content tag."""
+
+    def __init__(
+        self,
+        root: Path,
+        dockerfile: Path,
+        *,
+        extra_exclusions: Iterable[str] = (),
+        build_args: Iterable[tuple[str, str]] = (),
+        target: str = "",
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.root = root.resolve()
+        self.dockerfile = dockerfile.resolve()
+        self.extra_exclusions = tuple(extra_exclusions)
+        self.build_args = tuple(sorted(build_args))
+        self.target = target
+        self.ignore_file = self.root / ".dockerignore"
+        cache_path = None
+        if cache_dir is not None:
+            key = hashlib.sha256(os.fsencode(str(self.root))).hexdigest()[:16]
+            cache_path = cache_dir / "digests" / f"{key}.json"
+        self.cache = DigestCache(cache_path)
+        self.tree = ContextTree()
+        self.matcher = PatternMatcher([])
+        self._folder_state: dict[str, tuple[bool, bool, MatchInfo]] = {}
+        self._dockerfile_digest = b""
+
+    # -- patterns ---------------------------------------------------------------------------
+
+    def patterns(self) -> list[str]:
+        return read_ignore_file(self.ignore_file) + list(self.extra_exclusions)
+
+    def _reload_patterns(self) -> None:
+        self.matcher = PatternMatcher(self.patterns())
+        self._folder_state.clear()
+
+    def dockerfile_in_context(self) -> str | None:
+        """The Dockerfile's path inside the context, or None when it lies outside."""
+        try:
+            return self.dockerfile.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    # -- scanning ---------------------------------------------------------------------------
+
+    def scan(self) -> None:
+        """Walk the whole context (cold, or warm with the persisted digest cache)."""
+        self._reload_patterns()
+        self.tree = ContextTree()
+        candidates = list(self._walk(str(self.root), "", MatchInfo()))
+        self._hash_candidates(candidates)
+        self._dockerfile_digest = self._read_dockerfile_digest()
+        live = {c.rel for c in candidates}
+        for rel in [r for r in self.cache.entries if r not in live]:
+            self.cache.forget(rel)
+
+    def _walk(self, folder: str, prefix: str, info: MatchInfo) -> Iterator[_Candidate]:
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            excluded, child_info = self.matcher.matches(rel, info)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self._folder_state[rel] = (excluded, self._pruned(rel, excluded), child_info)
+                if excluded and not self.matcher.may_reinclude_below(rel):
+                    continue
+                if not excluded:
+                    self.tree.put_folder(rel)
+                yield from self._walk(entry.path, rel + "/", child_info)
+            elif not excluded and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                yield _Candidate(rel, entry.path, st)
+
+    def _pruned(self, rel: str, excluded: bool) -> bool:
+        return excluded and not self.matcher.may_reinclude_below(rel)
+
+    def _hash_candidates(self, candidates: list[_Candidate]) -> bool:
+        now_ns = time.time_ns()
+        changed = False
+        to_read: list[_Candidate] = []
+        for cand in candidates:
+            cached = self.cache.lookup(cand.rel, cand.st, now_ns)
+            if cached is None:
+                to_read.append(cand)
+            else:
+                changed |= self.tree.put(cand.rel, cached)
+        with ThreadPoolExecutor(max_workers=_READ_WORKERS) as pool:
+            for cand, entry in zip(to_read, pool.map(_read_entry, to_read), strict=True):
+                if entry is None:
+                    continue
+                changed |= self.tree.put(cand.rel, entry)
+                self.cache.store(cand.rel, entry)
+        return changed
+
+    def _read_dockerfile_digest(self) -> bytes:
+        try:
+            return _file_digest(str(self.dockerfile))
+        except FileNotFoundError:
+            return b""
+
+    # -- incremental updates ----------------------------------------------------------------
+
+    def relative(self, path: str | Path) -> str | None:
+        """`path` relative to the context root with slashes, or None when outside it."""
+        rel = os.path.relpath(os.path.abspath(path), self.root)
+        if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+            return None
+        return rel.replace(os.sep, "/")
+
+    def update(self, paths: Iterable[str | Path]) -> bool:
+        """Apply changed paths (absolute); returns whether the content digest changed."""
+        before = self.digest()
+        paths = list(paths)
+        if any(Path(p).resolve() == self.ignore_file for p in paths):
+            self.scan()
+            return self.digest() != before
+        for path in paths:
+            if Path(path).resolve() == self.dockerfile:
+                self._dockerfile_digest = self._read_dockerfile_digest()
+            rel = self.relative(path)
+            if rel is not None:
+                self._update_one(rel)
+        return self.digest() != before
+
+    def _update_one(self, rel: str) -> None:
+        path = os.path.join(self.root, rel)
+        state = self._parent_state(rel)
+        if state is None:  # below a folder Docker skips entirely
+            return
+        excluded, info = self.matcher.matches(rel, state)
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            if self.tree.remove(rel):
+                self._forget_below(rel)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            self._folder_state[rel] = (excluded, self._pruned(rel, excluded), info)
+            if self.tree.get(rel) is None and not self._pruned(rel, excluded):
+                if not excluded:
+                    self.tree.put_folder(rel)
+                self._hash_candidates(list(self._walk(path, rel + "/", info)))
+            return
+        if excluded or not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            self.tree.remove(rel)
+            return
+        self._hash_candidates([_Candidate(rel, path, st)])
+
+    def _forget_below(self, rel: str) -> None:
+        prefix = rel + "/"
+        for key in [k for k in self.cache.entries if k == rel or k.startswith(prefix)]:
+            self.cache.forget(key)
+        for key in [k for k in self._folder_state if k == rel or k.startswith(prefix)]:
+            del self._folder_state[key]
+
+    def _parent_state(self, rel: str) -> MatchInfo | None:
+        """MatchInfo of rel's parent folder, or None if Docker would never walk into it."""
+        parts = rel.split("/")[:-1]
+        info = MatchInfo()
+        for i in range(len(parts)):
+            folder = "/".join(parts[: i + 1])
+            state = self._folder_state.get(folder)
+            if state is None:
+                excluded, child_info = self.matcher.matches(folder, info)
+                state = (excluded, self._pruned(folder, excluded), child_info)
+                self._folder_state[folder] = state
+            if state[1]:
+                return None
+            info = state[2]
+        return info
+
+    # -- results ----------------------------------------------------------------------------
+
+    def files(self) -> list[str]:
+        """Context files and symlinks, sorted: what `kudev hash --files` prints."""
+        return [rel for rel, entry in self.tree.entries() if entry is not None]
+
+    def folders(self) -> list[str]:
+        return [rel for rel, entry in self.tree.entries() if entry is None]
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(_field(HASH_VERSION))
+        h.update(_field(self.tree.digest()))
+        h.update(_field(self._dockerfile_digest))
+        h.update(_field((self.dockerfile_in_context() or "").encode()))
+        h.update(_field(self.target.encode()))
+        for key, value in self.build_args:
+            h.update(_field(key.encode()) + _field(value.encode()))
+        for pattern in self.extra_exclusions:
+            h.update(_field(pattern.encode()))
+        return h.hexdigest()
+
+    def tag(self, timestamp: datetime | None = None) -> str:
+        return content_tag(self.digest(), timestamp)
+
+
+def content_tag(digest_hex: str, timestamp: datetime | None = None) -> str:
+    tag = f"kudev-{digest_hex[:8]}"
+    if timestamp is not None:
+        tag += timestamp.astimezone(timezone.utc).strftime("-%Y%m%d-%H%M%S")
+    return tag
+
+
+def _read_entry(cand: _Candidate) -> FileEntry | None:
+    try:
+        if stat.S_ISLNK(cand.st.st_mode):
+            digest, kind = _link_digest(cand.path), "l"
+        else:
+            digest, kind = _file_digest(cand.path), "f"
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError:
+        # Docker fails the build on an unreadable file; hash the fact so the build reports it.
+        digest, kind = hashlib.sha256(b"unreadable").digest(), "f"
+    st = cand.st
+    return FileEntry(kind, _is_executable(st), digest, st.st_size, st.st_mtime_ns, st.st_ino)

@@ -1,0 +1,177 @@
+"""The event stream: every front-end (headless printer, TUI) renders these and nothing else.
+
+Events are small frozen dataclasses. `to_json()` gives the wire form documented in README:
+one object per line with `type` (the event's kind), `ts` (seconds since the epoch) and the
+event's own fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+STAGES = ("detect", "hash", "build", "load", "apply", "ready")
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    ts: float = field(default_factory=_now, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"type": self.kind, **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    """The engine is up: what it watches and where it would deploy."""
+
+    kind: ClassVar[str] = "session_started"
+    project: str
+    root: str
+    images: tuple[str, ...]
+    context: str = ""  # kube context, "" when none
+    cluster: str = ""  # detected cluster kind, "" when unknown
+
+
+@dataclass(frozen=True)
+class CycleStarted(Event):
+    """A build/deploy cycle begins; `changed` lists the paths that triggered it."""
+
+    kind: ClassVar[str] = "cycle_started"
+    cycle: int
+    reason: str  # "initial", "change", "forced", "config"
+    changed: tuple[str, ...] = ()
+    changed_total: int = 0  # may exceed len(changed): the list is capped
+
+
+@dataclass(frozen=True)
+class StageStarted(Event):
+    kind: ClassVar[str] = "stage_started"
+    cycle: int
+    stage: str
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class StageFinished(Event):
+    """A stage ended. `ok` False means it failed; `skipped` means there was nothing to do."""
+
+    kind: ClassVar[str] = "stage_finished"
+    cycle: int
+    stage: str
+    seconds: float
+    ok: bool = True
+    skipped: bool = False
+    detail: str = ""
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class BuildOutput(Event):
+    """One line of build (or image-loader) output, as it arrives."""
+
+    kind: ClassVar[str] = "build_output"
+    cycle: int
+    image: str
+    line: str
+    stream: str = "stdout"  # "stdout", "error", "loader"
+
+
+@dataclass(frozen=True)
+class ImageReady(Event):
+    """An image exists under its content tag and is on the cluster's nodes (or needs no load)."""
+
+    kind: ClassVar[str] = "image_ready"
+    cycle: int
+    image: str  # configured image name
+    ref: str  # full reference to deploy, e.g. "myapp:kudev-1a2b3c4d" or "localhost:5000/myapp:…"
+    tag: str
+    built: bool  # False when an existing image was reused
+    loaded: bool  # False when no load was needed
+
+
+@dataclass(frozen=True)
+class CycleFinished(Event):
+    kind: ClassVar[str] = "cycle_finished"
+    cycle: int
+    ok: bool
+    seconds: float
+    cancelled: bool = False
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorReported(Event):
+    """Something went wrong; `cause` is one line, `remedy` what the user can do."""
+
+    kind: ClassVar[str] = "error"
+    cause: str
+    remedy: str = ""
+    where: str = ""  # file:line:col when known
+    cycle: int = 0
+    stage: str = ""
+    retrying: bool = False
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Information worth a line: config reloaded, watching paused, inotify limits, retries."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
+    level: str = "info"  # "info" or "warning"
+
+
+@dataclass(frozen=True)
+class WatchState(Event):
+    kind: ClassVar[str] = "watch_state"
+    watching: bool
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    kind: ClassVar[str] = "session_ended"
+    ok: bool
+    reason: str = ""
+
+
+EventSink = Callable[[Event], None]
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    SessionStarted,
+    CycleStarted,
+    StageStarted,
+    StageFinished,
+    BuildOutput,
+    ImageReady,
+    CycleFinished,
+    ErrorReported,
+    Notice,
+    WatchState,
+    SessionEnded,
+)
+
+
+def error_event(err: Exception, **fields: Any) -> ErrorReported:
+    """An ErrorReported from a KudevError (cause/remedy/where) or any other exception."""
+    cause = getattr(err, "cause", None) or f"{type(err).__name__}: {err}"
+    return ErrorReported(
+        cause=cause,
+        remedy=getattr(err, "remedy", ""),
+        where=getattr(err, "where", ""),
+        **fields,
+    )

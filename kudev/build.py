@@ -1,0 +1,255 @@
+"""Building an image from a BuildContext through the Docker Engine, streaming every line.
+
+The context tar is made by kudev from the exact file set it hashed (so what is hashed is what
+is built). The request goes through the docker SDK's APIClient; kudev keeps hold of the
+response socket so that a newer change can cancel a running build: the daemon stops a build
+whose client disconnects.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from kudev.context import BuildContext
+from kudev.docker_client import unavailable
+from kudev.errors import BuildFailed, KudevError
+
+if TYPE_CHECKING:
+    import docker
+
+OUTSIDE_DOCKERFILE = ".kudev.Dockerfile"
+_SPOOL_BYTES = 64 * 1024 * 1024
+
+
+class BuildCancelled(KudevError):
+    """A newer change arrived; the build was stopped on purpose."""
+
+
+class ContextChanged(KudevError):
+    """A file changed between hashing and sending it: the next cycle will pick it up."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ref: str
+    image_id: str
+    built: bool  # False when the tag existed and the build was skipped
+
+
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
+    import docker as docker_mod
+
+    try:
+        client.images.get(ref)
+    except docker_mod.errors.ImageNotFound:
+        return False
+    except docker_mod.errors.DockerException as err:
+        raise unavailable(err) from err
+    return True
+
+
+def write_context_tar(ctx: BuildContext, out: IO[bytes]) -> str:
+    """Write the context as Docker's client would send it; returns the Dockerfile's tar name."""
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, entry in ctx.tree.entries():
+            path = os.path.join(ctx.root, rel)
+            info = _tar_info(tar, path, rel)
+            if (
+                entry is not None
+                and info.isreg()
+                and (info.size, info.mtime) != (entry.size, _sec(entry))
+            ):
+                raise ContextChanged(f"{rel} changed while the build started", "")
+            _add(tar, info, path)
+        return _add_dockerfile(ctx, tar)
+
+
+def _sec(entry: Any) -> int:
+    return int(entry.mtime_ns // 1_000_000_000)
+
+
+def _tar_info(tar: tarfile.TarFile, path: str, rel: str) -> tarfile.TarInfo:
+    try:
+        info = tar.gettarinfo(path, arcname=rel)
+    except FileNotFoundError as err:
+        raise ContextChanged(f"{rel} vanished while the build started", "") from err
+    # Like the docker CLI: the context belongs to root inside the build.
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = int(info.mtime)
+    return info
+
+
+def _add(tar: tarfile.TarFile, info: tarfile.TarInfo, path: str) -> None:
+    if info.isreg():
+        with open(path, "rb") as f:
+            tar.addfile(info, f)
+    else:
+        tar.addfile(info)
+
+
+def _add_dockerfile(ctx: BuildContext, tar: tarfile.TarFile) -> str:
+    """Send the Dockerfile even when .dockerignore excludes it: the daemon must read it.
+
+    The classic builder removes the Dockerfile and .dockerignore from the context after
+    reading them when .dockerignore excludes them, so a synthetic .dockerignore naming them
+    makes the image see exactly the hashed file set.
+    """
+    included = set(ctx.files())
+    name = ctx.dockerfile_in_context() or OUTSIDE_DOCKERFILE
+    if name in included:
+        return name
+    data = ctx.dockerfile.read_bytes()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
+    if ".dockerignore" not in included:
+        patterns = [*ctx.patterns(), name, ".dockerignore"]
+        blob = ("\n".join(patterns) + "\n").encode()
+        ignore = tarfile.TarInfo(".dockerignore")
+        ignore.size, ignore.mode = len(blob), 0o644
+        tar.addfile(ignore, io.BytesIO(blob))
+    return name
+
+
+@dataclass
+class PreparedBuild:
+    ref: str
+    body: IO[bytes]
+    params: dict[str, Any]
+
+
+class ImageBuilder:
+    """Runs one build at a time; `cancel()` from another thread stops it."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            sock = self._socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def prepare(
+        self, ctx: BuildContext, ref: str, labels: dict[str, str] | None = None
+    ) -> PreparedBuild:
+        """Write the context tar now, so the context may change while the build runs."""
+        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+        try:
+            dockerfile = write_context_tar(ctx, body)
+        except BaseException:
+            body.close()
+            raise
+        body.seek(0)
+        params = {
+            "t": ref,
+            "dockerfile": dockerfile,
+            "rm": True,
+            "forcerm": True,
+            "target": ctx.target or None,
+            "buildargs": json.dumps(dict(ctx.build_args)),
+            "labels": json.dumps(labels or {}),
+        }
+        return PreparedBuild(ref=ref, body=body, params=params)
+
+    def run(self, prepared: PreparedBuild, on_line: Callable[[str, str], None]) -> BuildResult:
+        """Send the prepared context and stream the build; safe to call from a worker thread."""
+        with self._lock:
+            self._cancelled = False
+        try:
+            image_id = self._stream(prepared.params, prepared.body, on_line)
+        finally:
+            prepared.body.close()
+        return BuildResult(ref=prepared.ref, image_id=image_id, built=True)
+
+    def build(
+        self,
+        ctx: BuildContext,
+        ref: str,
+        on_line: Callable[[str, str], None],
+        labels: dict[str, str] | None = None,
+    ) -> BuildResult:
+        return self.run(self.prepare(ctx, ref, labels), on_line)
+
+    def _stream(self, params: dict[str, Any], body: IO[bytes], on_line: Any) -> str:
+        import docker as docker_mod
+
+        api = self.client.api
+        try:
+            response = api._post(  # the SDK's build() hides the response we need to cancel
+                api._url("/build"),
+                params=params,
+                data=body,
+                headers={"Content-Type": "application/x-tar"},
+                stream=True,
+                timeout=None,
+            )
+            api._raise_for_status(response)
+        except docker_mod.errors.APIError as err:
+            raise BuildFailed(f"the daemon refused the build: {err.explanation}", "") from err
+        except (docker_mod.errors.DockerException, OSError) as err:
+            raise unavailable(err) from err
+        with self._lock:
+            raw = api._get_raw_response_socket(response)
+            # Over a unix socket the SDK hands back a SocketIO; shutdown needs the socket.
+            self._socket = getattr(raw, "_sock", raw)
+            if self._cancelled:
+                self._socket.shutdown(socket.SHUT_RDWR)
+        try:
+            return _read_build_stream(api._stream_helper(response, decode=True), on_line)
+        except Exception as err:
+            if self._cancelled:
+                raise BuildCancelled("build cancelled: a newer change arrived", "") from err
+            if isinstance(err, KudevError):
+                raise
+            raise unavailable(err) from err
+        finally:
+            with self._lock:
+                self._socket = None
+            response.close()
+
+
+def _read_build_stream(chunks: Any, on_line: Callable[[str, str], None]) -> str:
+    image_id = ""
+    step = ""
+    pending = ""
+    for chunk in chunks:
+        if "stream" in chunk:
+            pending += chunk["stream"]
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if line.startswith("Step "):
+                    step = line
+                on_line(line.rstrip("\r"), "stdout")
+        if "aux" in chunk and isinstance(chunk["aux"], dict):
+            image_id = chunk["aux"].get("ID", image_id)
+        if "error" in chunk:
+            if pending:
+                on_line(pending, "stdout")
+            message = chunk["error"].strip()
+            on_line(message, "error")
+            where = f" at {step}" if step else ""
+            raise BuildFailed(
+                f"build failed{where}: {message}",
+                "fix the step above; the last good image keeps running",
+            )
+    if pending:
+        on_line(pending, "stdout")
+    return image_id

@@ -1,0 +1,111 @@
+"""The headless front-end: prints the event stream as readable lines or JSON lines."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import TextIO
+
+from kudev import events as ev
+from kudev import exit_codes
+from kudev.project import Project
+from kudev.session import SessionOptions
+
+
+def format_event(event: ev.Event) -> str | None:
+    """One readable line (or a few) for an event; None for events not worth a line."""
+    if isinstance(event, ev.SessionStarted):
+        return f"kudev: {event.project} in {event.root} (images: {', '.join(event.images)})"
+    if isinstance(event, ev.CycleStarted):
+        return f"[{event.cycle}] cycle started: {event.reason}{_changed(event)}"
+    if isinstance(event, ev.StageFinished):
+        return _stage_line(event)
+    if isinstance(event, ev.BuildOutput):
+        marker = "!" if event.stream == "error" else "|"
+        return f"[{event.cycle}] {event.image} {marker} {event.line}"
+    if isinstance(event, ev.ImageReady):
+        how = "built" if event.built else "reused"
+        return f"[{event.cycle}] image ready: {event.ref} ({how})"
+    if isinstance(event, ev.CycleFinished):
+        return _cycle_line(event)
+    if isinstance(event, ev.ErrorReported):
+        return _error_lines(event)
+    if isinstance(event, ev.Notice):
+        return f"{'warning: ' if event.level == 'warning' else ''}{event.message}"
+    if isinstance(event, ev.WatchState):
+        return "watching for changes (Ctrl-C to stop)" if event.watching else "watching paused"
+    return None
+
+
+def _changed(event: ev.CycleStarted) -> str:
+    if not event.changed_total:
+        return ""
+    first = ", ".join(event.changed[:3])
+    more = event.changed_total - min(3, len(event.changed))
+    return f" ({first}{f' and {more} more' if more > 0 else ''})"
+
+
+def _stage_line(event: ev.StageFinished) -> str:
+    status = "failed" if not event.ok else "skipped" if event.skipped else "done"
+    image = f" {event.image}" if event.image else ""
+    detail = f": {event.detail}" if event.detail else ""
+    return f"[{event.cycle}] {event.stage}{image} {status} in {event.seconds:.3f}s{detail}"
+
+
+def _cycle_line(event: ev.CycleFinished) -> str:
+    result = "cancelled (newer change)" if event.cancelled else "ok" if event.ok else "FAILED"
+    return f"[{event.cycle}] cycle {result} in {event.seconds:.2f}s"
+
+
+def _error_lines(event: ev.ErrorReported) -> str:
+    where = f"{event.where}: " if event.where else ""
+    text = f"error: {where}{event.cause}"
+    if event.remedy:
+        text += f"\n  hint: {event.remedy}"
+    if event.retrying:
+        text += "\n  (retrying)"
+    return text
+
+
+class HeadlessPrinter:
+    def __init__(self, out: TextIO, json_lines: bool) -> None:
+        self.out = out
+        self.json_lines = json_lines
+
+    def __call__(self, event: ev.Event) -> None:
+        text = event.to_json() if self.json_lines else format_event(event)
+        if text is not None:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+
+def run_headless(
+    project: Project, options: SessionOptions, json_lines: bool, out: TextIO | None = None
+) -> int:
+    """Run the engine until Ctrl-C/SIGTERM (or one cycle with --once)."""
+    from kudev.engine import Engine
+
+    printer = HeadlessPrinter(out or sys.stdout, json_lines)
+    engine = Engine(project, options, printer)
+    result: dict[str, bool] = {}
+    worker = threading.Thread(target=lambda: result.update(ok=engine.run()), name="kudev-engine")
+    stopped = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped.set()
+        engine.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    ok = result.get("ok", False)
+    printer(ev.SessionEnded(ok=ok, reason="stopped" if stopped.is_set() else "done"))
+    if options.once:
+        return exit_codes.OK if ok else exit_codes.FAILED
+    return exit_codes.OK

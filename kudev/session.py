@@ -1,0 +1,16 @@
+"""Options a run of kudev was started with (from the command line), shared by front-ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    once: bool = False
+    build_timestamp: bool = False
+    kube_context: str | None = None
+    kubeconfig: str | None = None
+    namespace: str | None = None
+    allow_contexts: tuple[str, ...] = ()
+    load_images: bool = True  # False: build only (no kube context needed)

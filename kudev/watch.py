@@ -1,0 +1,157 @@
+"""Watching the sources: which paths matter, and batches of changes from watchfiles.
+
+The change source is injectable (`ChangeSource`): the engine takes any callable that yields
+batches of changed paths, so tests can feed scripted batches; `watch_changes` is the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from kudev.dockerignore import MatchInfo, PatternMatcher, read_ignore_file
+from kudev.errors import KudevError
+
+ChangeSource = Callable[[list[Path], Callable[[str], bool], threading.Event], Iterable[set[str]]]
+
+MAX_GROUP_MS = 5000  # longest a burst of changes is grouped before it is handed over
+INOTIFY_REMEDY = (
+    "raise the limit: `sudo sysctl fs.inotify.max_user_watches=524288` "
+    "(add it to /etc/sysctl.conf to keep it); kudev falls back to polling meanwhile"
+)
+
+
+class ContextFilter:
+    """Whether a path inside a build context is part of it, by Docker's rules.
+
+    Runs on the watcher thread, apart from the engine's BuildContext, so it keeps its own
+    matcher and re-reads .dockerignore when that file changes.
+    """
+
+    def __init__(self, root: Path, extra: Iterable[str] = ()) -> None:
+        self.root = root.resolve()
+        self.extra = list(extra)
+        self.ignore_file = str(self.root / ".dockerignore")
+        self._reload()
+
+    def _reload(self) -> None:
+        self.matcher = PatternMatcher(read_ignore_file(Path(self.ignore_file)) + self.extra)
+        self._folders: dict[str, tuple[bool, MatchInfo]] = {}
+
+    def owns(self, path: str) -> bool:
+        return path == str(self.root) or path.startswith(str(self.root) + os.sep)
+
+    def relevant(self, path: str) -> bool:
+        if path == self.ignore_file:
+            self._reload()
+            return True
+        rel = os.path.relpath(path, self.root).replace(os.sep, "/")
+        info = self._parent_info(rel)
+        if info is None:
+            return False
+        excluded, _ = self.matcher.matches(rel, info)
+        if not excluded:
+            return True
+        # An excluded folder still matters if an exception may re-include something below.
+        return self.matcher.may_reinclude_below(rel)
+
+    def _parent_info(self, rel: str) -> MatchInfo | None:
+        parts = rel.split("/")[:-1]
+        info = MatchInfo()
+        for i in range(len(parts)):
+            folder = "/".join(parts[: i + 1])
+            state = self._folders.get(folder)
+            if state is None:
+                excluded, child = self.matcher.matches(folder, info)
+                pruned = excluded and not self.matcher.may_reinclude_below(folder)
+                state = self._folders[folder] = (pruned, child)
+            if state[0]:
+                return None
+            info = state[1]
+        return info
+
+
+class WatchFilter:
+    """The engine's notion of a relevant change: context files, the config, manifests."""
+
+    def __init__(
+        self,
+        contexts: Iterable[ContextFilter],
+        always: Iterable[Path] = (),
+        ignored: Iterable[Path] = (),
+        ignore_patterns: Iterable[str] = (),
+        project_root: Path | None = None,
+    ) -> None:
+        self.contexts = list(contexts)
+        self.always = [str(p.resolve()) for p in always]
+        self.ignored = [str(p.resolve()) for p in ignored]
+        self.project_root = project_root.resolve() if project_root else None
+        self.user_ignores = PatternMatcher(list(ignore_patterns))
+
+    def __call__(self, path: str) -> bool:
+        for prefix in self.ignored:
+            if path == prefix or path.startswith(prefix + os.sep):
+                return False
+        if self._user_ignored(path):
+            return False
+        for watched in self.always:
+            if path == watched or path.startswith(watched + os.sep):
+                return True
+        return any(c.owns(path) and c.relevant(path) for c in self.contexts)
+
+    def _user_ignored(self, path: str) -> bool:
+        if self.project_root is None or not self.user_ignores.patterns:
+            return False
+        rel = os.path.relpath(path, self.project_root).replace(os.sep, "/")
+        return not rel.startswith("..") and self.user_ignores.matches_or_parent_matches(rel)
+
+
+def watch_roots(paths: Iterable[Path]) -> list[Path]:
+    """The smallest set of existing folders covering `paths` (files are watched via their folder)."""
+    folders = sorted({(p if p.is_dir() else p.parent).resolve() for p in paths})
+    roots: list[Path] = []
+    for folder in folders:
+        if not any(folder == r or r in folder.parents for r in roots):
+            roots.append(folder)
+    return roots
+
+
+def watch_changes(
+    paths: list[Path],
+    relevant: Callable[[str], bool],
+    stop: threading.Event,
+    *,
+    quiet_ms: int = 300,
+    on_notice: Callable[[str, str], None] | None = None,
+) -> Iterator[set[str]]:
+    """Batches of relevant changed paths, each after `quiet_ms` without further changes."""
+    import watchfiles
+
+    def keep(_change: watchfiles.Change, path: str) -> bool:
+        return relevant(path)
+
+    force_polling = False
+    while not stop.is_set():
+        try:
+            for batch in watchfiles.watch(
+                *watch_roots(paths),
+                watch_filter=keep,
+                debounce=MAX_GROUP_MS,
+                step=quiet_ms,
+                stop_event=stop,
+                rust_timeout=1000,
+                yield_on_timeout=False,
+                raise_interrupt=False,
+                force_polling=force_polling,
+                ignore_permission_denied=True,
+            ):
+                yield {path for _change, path in batch}
+            return
+        except OSError as err:
+            if force_polling or "watch limit" not in str(err).lower():
+                raise KudevError(f"cannot watch the sources: {err}", INOTIFY_REMEDY) from err
+            force_polling = True
+            if on_notice:
+                on_notice(f"inotify watch limit reached ({err}); {INOTIFY_REMEDY}", "warning")

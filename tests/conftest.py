@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real Docker Engine; fails (not skips) in CI when it is not there."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except docker.errors.DockerException as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"Docker Engine not reachable in CI: {err}")
+        pytest.skip(f"no Docker Engine: {err} (run scripts/dockerd-up)")
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own digest cache so runs cannot leak into each other."""
+    cache = tmp_path / "kudev-cache"
+    monkeypatch.setenv("KUDEV_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def busybox_base(docker_client, tmp_path_factory) -> str:
+    from tests.dockerlib import busybox_image
+
+    return busybox_image(docker_client, tmp_path_factory.mktemp("base"))

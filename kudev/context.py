@@ -404,8 +404,11 @@ class BuildContext:
                 self._forget_below(rel)
             return
         if stat.S_ISDIR(st.st_mode):
+            # A folder moved in (or replaced) may be reported without its files: rescan it;
+            # the digest cache keeps that to a stat per unchanged file.
+            self.tree.remove(rel)
             self._folder_state[rel] = (excluded, self._pruned(rel, excluded), info)
-            if self.tree.get(rel) is None and not self._pruned(rel, excluded):
+            if not self._pruned(rel, excluded):
                 if not excluded:
                     self.tree.put_folder(rel)
                 self._hash_candidates(list(self._walk(path, rel + "/", info)))

@@ -54,8 +54,9 @@ class ImageDelivery:
         info = cluster_from_kubeconfig(kubeconfig, context, config.cluster)
         check_context_allowed(info, config, allowed)
         api_client = api_client_for(kubeconfig, info.context)
+        # A registry the cluster advertises (KEP-1755) wins over detection, as in Tilt.
         registry = config.cluster.registry or None
-        if registry is None and config.cluster.kind in ("auto", "registry"):
+        if registry is None and config.cluster.kind != "none":
             registry = find_local_registry(api_client)
         loader = loader_for(info, config.cluster, registry, docker_client)
         return cls(info=info, loader=loader, api_client=api_client)

@@ -126,6 +126,9 @@ class PreparedBuild:
     ref: str
     body: IO[bytes]
     params: dict[str, Any]
+    # The tar carries a Dockerfile that is not a context file; only the classic builder
+    # strips it again (via the synthetic .dockerignore), BuildKit would copy it.
+    extra_dockerfile: bool = False
 
 
 class ImageBuilder:
@@ -136,6 +139,9 @@ class ImageBuilder:
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._cancelled = False
+
+    def describe(self) -> str:
+        return "classic builder via the Docker API"
 
     def cancel(self) -> None:
         with self._lock:
@@ -165,16 +171,19 @@ class ImageBuilder:
             "forcerm": True,
             "target": ctx.target or None,
             "buildargs": json.dumps(dict(ctx.build_args)),
+            "buildargs_dict": dict(ctx.build_args),
             "labels": json.dumps(labels or {}),
         }
-        return PreparedBuild(ref=ref, body=body, params=params)
+        extra = dockerfile not in set(ctx.files())
+        return PreparedBuild(ref=ref, body=body, params=params, extra_dockerfile=extra)
 
     def run(self, prepared: PreparedBuild, on_line: Callable[[str, str], None]) -> BuildResult:
         """Send the prepared context and stream the build; safe to call from a worker thread."""
         with self._lock:
             self._cancelled = False
         try:
-            image_id = self._stream(prepared.params, prepared.body, on_line)
+            params = {k: v for k, v in prepared.params.items() if k != "buildargs_dict"}
+            image_id = self._stream(params, prepared.body, on_line)
         finally:
             prepared.body.close()
         return BuildResult(ref=prepared.ref, image_id=image_id, built=True)

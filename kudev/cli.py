@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a UTC timestamp to the tag so every build is unique",
     )
     parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build images but do not load or deploy them (no cluster needed)",
+    )
+    parser.add_argument(
         "--allow-context",
         action="append",
         default=[],
@@ -134,10 +139,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "hash":
         return _hash(args)
     if command == "doctor":
-        from kudev.doctor import run_doctor
-
-        return run_doctor(kubeconfig=args.kubeconfig, context=args.kube_context)
+        return _doctor(args)
     return _run(args)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from kudev.doctor import run_doctor
+    from kudev.errors import ConfigError
+    from kudev.project import load_project
+
+    try:
+        cluster = load_project(Path.cwd(), args.config_file).config.cluster
+    except ConfigError:
+        cluster = None  # doctor still checks Docker and the cluster without a config
+    return run_doctor(kubeconfig=args.kubeconfig, context=args.kube_context, cluster=cluster)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -334,11 +334,8 @@ class Engine:
         return ref
 
     def _build_once(self, cycle: int, state: _ImageState, ref: str, builder: ImageBuilder) -> None:
-        labels = {
-            "dev.kudev.project": self.project.config.name,
-            "dev.kudev.content": state.context.digest(),
-        }
-        prepared = builder.prepare(state.context, ref, labels)
+        # No labels: the classic builder turns each into an extra committed step.
+        prepared = builder.prepare(state.context, ref)
         digest = state.context.digest()
 
         def on_line(line: str, stream: str) -> None:
@@ -471,7 +468,10 @@ class Engine:
     def _ensure_builder(self) -> ImageBuilder:
         if self._builder is None:
             self._docker = self._docker_connect()
-            self._builder = ImageBuilder(self._docker)
+            from kudev.buildkit import make_builder
+
+            self._builder = make_builder(self._docker)
+            self.emit(ev.Notice(message=f"builder: {self._builder.describe()}"))
         return self._builder
 
     def _ensure_delivery(self, cycle: int) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kudev.build import ImageBuilder
+from kudev.buildkit import CliBuildKitBuilder, find_buildkit_cli
 from kudev.context import BuildContext
 from tests.dockerlib import cli_build, docker_clis, exported_paths, unique_name
 
@@ -116,12 +117,21 @@ def reference_builds(docker_client, root: Path, modern_only: bool = False) -> di
                     continue
                 pytest.fail(f"{cli} build failed: {result.stderr}")
             images[f"{cli} {'buildkit' if buildkit else 'classic'}"] = tag
-    ctx = BuildContext(root, root / "Dockerfile")
-    ctx.scan()
-    tag = unique_name("kudev-ctx") + ":kudev"
-    ImageBuilder(docker_client).build(ctx, tag, lambda line, stream: None)
-    images["kudev"] = tag
+    for name, builder in kudev_builders(docker_client).items():
+        ctx = BuildContext(root, root / "Dockerfile")
+        ctx.scan()
+        tag = unique_name("kudev-ctx") + ":kudev"
+        builder.build(ctx, tag, lambda line, stream: None)
+        images[name] = tag
     return images
+
+
+def kudev_builders(docker_client) -> dict[str, ImageBuilder]:
+    builders = {"kudev sdk": ImageBuilder(docker_client)}
+    cli = find_buildkit_cli()
+    if cli:
+        builders["kudev buildkit"] = CliBuildKitBuilder(docker_client, cli)
+    return builders
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -35,3 +35,14 @@ def busybox_base(docker_client, tmp_path_factory) -> str:
     from tests.dockerlib import busybox_image
 
     return busybox_image(docker_client, tmp_path_factory.mktemp("base"))
+
+
+@pytest.fixture
+def cleanup_images(docker_client):
+    """Image names a test registers here lose all their tags afterwards."""
+    names: list[str] = []
+    yield names
+    for image in docker_client.images.list():
+        for tag in image.tags:
+            if any(tag.startswith(n + ":") for n in names):
+                docker_client.images.remove(tag, force=True)

@@ -38,16 +38,6 @@ def build_only(**kw) -> SessionOptions:
 
 
 @pytest.fixture
-def cleanup_images(docker_client):
-    names: list[str] = []
-    yield names
-    for image in docker_client.images.list():
-        for tag in image.tags:
-            if any(tag.startswith(n + ":") for n in names):
-                docker_client.images.remove(tag, force=True)
-
-
-@pytest.fixture
 def simple(tmp_path, isolated_cache, cleanup_images) -> Project:
     project = make_project(
         tmp_path / "app",

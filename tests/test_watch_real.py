@@ -1,0 +1,100 @@
+"""The real watcher (watchfiles/inotify) driving the real engine and Docker Engine."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kudev import events as ev
+from kudev.config import Config, WatchSpec
+from kudev.engine import Engine
+from kudev.project import Project
+from kudev.session import SessionOptions
+from tests.enginelib import EventLog, RunningEngine
+from tests.test_engine import make_project
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def watched(tmp_path, isolated_cache, cleanup_images) -> Project:
+    project = make_project(
+        tmp_path / "app",
+        "FROM scratch\nCOPY . /app\n",
+        {"main.txt": "v1\n", ".dockerignore": "logs\nnode_modules\n"},
+        isolated_cache,
+    )
+    cleanup_images.append(project.config.name)
+    config = project.config
+    fast = Config(**{**config.__dict__, "watch": WatchSpec(debounce_ms=150)})
+    return Project(config=fast, cache_dir=project.cache_dir)
+
+
+def cycles_started(log: EventLog) -> list[ev.CycleStarted]:
+    return log.of(ev.CycleStarted)
+
+
+def quiet_for(log: EventLog, seconds: float) -> int:
+    """Wait, then return how many cycles have started."""
+    time.sleep(seconds)
+    return len(cycles_started(log))
+
+
+def test_saving_a_file_rebuilds_and_excluded_paths_do_not(watched):
+    log = EventLog()
+    engine = Engine(watched, SessionOptions(load_images=False), log)
+    root = watched.config.root
+    with RunningEngine(engine):
+        log.cycle_finished(1)
+        (root / "logs").mkdir()
+        (root / "logs" / "x.log").write_text("noise\n")
+        (root / "node_modules" / "pkg").mkdir(parents=True)
+        (root / "node_modules" / "pkg" / "index.js").write_text("noise\n")
+        assert quiet_for(log, 1.5) == 1, "an excluded path triggered a cycle"
+        (root / "main.txt").write_text("v2\n")
+        assert log.cycle_finished(2, timeout=30).ok
+    started = cycles_started(log)[1]
+    assert started.changed == (str(root / "main.txt"),)
+
+
+def test_a_storm_of_ten_thousand_files_gives_one_rebuild(watched):
+    log = EventLog()
+    engine = Engine(watched, SessionOptions(load_images=False), log)
+    root = watched.config.root
+    with RunningEngine(engine):
+        log.cycle_finished(1)
+        src = root / "src"
+        for d in range(100):
+            folder = src / f"d{d}"
+            folder.mkdir(parents=True)
+            for f in range(100):
+                (folder / f"f{f}.txt").write_text(f"{d}-{f}\n")
+        assert log.cycle_finished(2, timeout=60).ok
+        assert quiet_for(log, 2.0) == 2, "the storm gave more than one rebuild"
+    started = cycles_started(log)[1]
+    assert started.changed_total >= 100  # folders and/or files, depending on inotify timing
+    assert len(started.changed) <= 50  # the event lists a capped sample
+
+
+def test_config_error_keeps_the_old_config_and_says_where(watched):
+    root = watched.config.root
+    (root / ".kudev.yaml").write_text(
+        "apiVersion: kudev.io/v1alpha1\nkind: DeploymentConfig\nmetadata:\n"
+        f"  name: {watched.config.name}\nspec:\n  imageName: {watched.config.name}\n"
+    )
+    log = EventLog()
+    engine = Engine(watched, SessionOptions(load_images=False), log)
+    with RunningEngine(engine):
+        log.cycle_finished(1)
+        (root / ".kudev.yaml").write_text(
+            "apiVersion: kudev.io/v1alpha1\nkind: DeploymentConfig\nmetadata:\n"
+            f"  name: {watched.config.name}\nspec:\n  imageName: {watched.config.name}\n"
+            "  replicas: many\n"
+        )
+        error = log.wait_for(lambda e: isinstance(e, ev.ErrorReported), timeout=30)
+        assert ".kudev.yaml:7:" in error.cause or ".kudev.yaml:7:" in error.where
+        assert "replicas" in error.cause
+        log.wait_for(lambda e: isinstance(e, ev.Notice) and "previous configuration" in e.message)
+        (root / "main.txt").write_text("v3\n")
+        assert log.cycle_finished(2, timeout=30).ok  # still building with the old config

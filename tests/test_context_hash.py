@@ -166,3 +166,25 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
     second.scan()
     assert sorted(Path(p).name for p in reads) == ["Dockerfile", "f3.txt"]
     assert second.digest() != first.digest()
+
+
+def test_parallel_readers_give_the_same_digest_as_serial(tmp_path, monkeypatch):
+    import kudev.context as context_module
+
+    root = tree(tmp_path / "p", {f"d{i % 7}/f{i}.txt": str(i) * i for i in range(60)},
+                ignore="d3\n")
+    (root / "d1" / "link").symlink_to("f1.txt")
+    serial = BuildContext(root, root / "Dockerfile")
+    serial.scan()
+    monkeypatch.setattr(context_module, "PARALLEL_MIN_FILES", 5)
+    monkeypatch.setattr(context_module, "_CHUNK", 4)
+    parallel = BuildContext(root, root / "Dockerfile")
+    parallel.scan()
+    reader = context_module._EntryReader()
+    for rel in parallel.files()[:6]:
+        reader.add(context_module._Candidate(rel, str(root / rel), None))
+    assert reader.pool is not None, "the worker-process path was not taken"
+    assert [c.rel for c, _ in reader.results()] == parallel.files()[:6]
+    reader.__exit__(None, None, None)
+    assert parallel.files() == serial.files()
+    assert parallel.digest() == serial.digest()

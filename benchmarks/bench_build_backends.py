@@ -30,8 +30,9 @@ def buildkit_cli() -> str | None:
         if not cli or not os.path.exists(cli):
             continue
         probe = subprocess.run([cli, "buildx", "version"], capture_output=True)
-        version = subprocess.run([cli, "version", "-f", "{{.Client.Version}}"],
-                                 capture_output=True, text=True).stdout
+        version = subprocess.run(
+            [cli, "version", "-f", "{{.Client.Version}}"], capture_output=True, text=True
+        ).stdout
         if probe.returncode == 0 or version.startswith("20."):
             return cli
     return None
@@ -48,9 +49,13 @@ def time_buildkit(cli: str, ctx: BuildContext, tag: str) -> float:
         started = time.perf_counter()
         dockerfile = write_context_tar(ctx, body)
         body.seek(0)
-        subprocess.run([cli, "build", "-q", "-f", dockerfile, "-t", tag, "-"], stdin=body,
-                       env={**os.environ, "DOCKER_BUILDKIT": "1"}, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [cli, "build", "-q", "-f", dockerfile, "-t", tag, "-"],
+            stdin=body,
+            env={**os.environ, "DOCKER_BUILDKIT": "1"},
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - started
 
 
@@ -68,12 +73,14 @@ def main() -> None:
     builder = ImageBuilder(client)
     sdk, bk = [], []
     for run in range(args.runs + 1):
-        for backend in (("sdk", "bk") if run % 2 else ("bk", "sdk")):
+        for backend in ("sdk", "bk") if run % 2 else ("bk", "sdk"):
             (work / "www" / "version.txt").write_text(f"{backend} {run} {time.time()}\n")
             ctx = BuildContext(work, work / "Dockerfile")
             ctx.scan()
             tag = f"kudev-bench-build:{backend}{run}"
-            seconds = time_sdk(builder, ctx, tag) if backend == "sdk" else time_buildkit(cli, ctx, tag)
+            seconds = (
+                time_sdk(builder, ctx, tag) if backend == "sdk" else time_buildkit(cli, ctx, tag)
+            )
             if run:  # run 0 warms both caches
                 (sdk if backend == "sdk" else bk).append(seconds)
     for image in client.images.list("kudev-bench-build"):

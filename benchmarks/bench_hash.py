@@ -36,8 +36,9 @@ def cold_kudev(root: Path) -> float:
 
 def cold_sha256sum(root: Path) -> float:
     started = time.perf_counter()
-    subprocess.run(f"find {root} -type f -print0 | xargs -0 -P2 sha256sum > /dev/null",
-                   shell=True, check=True)
+    subprocess.run(
+        f"find {root} -type f -print0 | xargs -0 -P2 sha256sum > /dev/null", shell=True, check=True
+    )
     return time.perf_counter() - started
 
 
@@ -60,8 +61,7 @@ def help_ms(runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "kudev", "--help"], check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "kudev", "--help"], check=True, capture_output=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
 
@@ -95,15 +95,21 @@ def main() -> None:
                 theirs.append(results["cold_sha256sum"])
         kudev_s, base_s = statistics.median(ours), statistics.median(theirs)
         print(f"tree: {args.files} files, {args.mbytes} MB; {args.runs} runs each, medians")
-        print(f"cold hash   kudev {kudev_s:6.2f} s   find|xargs -P2 sha256sum {base_s:6.2f} s"
-              f"   ratio {kudev_s / base_s:.2f}x (goal <= 1.2x)")
+        print(
+            f"cold hash   kudev {kudev_s:6.2f} s   find|xargs -P2 sha256sum {base_s:6.2f} s"
+            f"   ratio {kudev_s / base_s:.2f}x (goal <= 1.2x)"
+        )
         small_ms, big_ms = rehash_ms(small, args.runs), rehash_ms(big, args.runs)
-        print(f"rehash after one change: {args.files // 10} files {small_ms:.2f} ms, "
-              f"{args.files} files {big_ms:.2f} ms (goal <= 10 ms, flat; "
-              f"ratio {big_ms / small_ms:.2f}x)")
+        print(
+            f"rehash after one change: {args.files // 10} files {small_ms:.2f} ms, "
+            f"{args.files} files {big_ms:.2f} ms (goal <= 10 ms, flat; "
+            f"ratio {big_ms / small_ms:.2f}x)"
+        )
         help_t, python_t = help_ms(args.runs), python_startup_ms(args.runs)
-        print(f"kudev --help {help_t:.0f} ms; bare python startup {python_t:.0f} ms "
-              f"(ratio {help_t / python_t:.2f}x)")
+        print(
+            f"kudev --help {help_t:.0f} ms; bare python startup {python_t:.0f} ms "
+            f"(ratio {help_t / python_t:.2f}x)"
+        )
     finally:
         shutil.rmtree(work)
 

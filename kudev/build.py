@@ -8,6 +8,7 @@ whose client disconnects.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -148,16 +149,15 @@ class ImageBuilder:
             self._cancelled = True
             sock = self._socket
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed: the build has ended
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def prepare(
         self, ctx: BuildContext, ref: str, labels: dict[str, str] | None = None
     ) -> PreparedBuild:
         """Write the context tar now, so the context may change while the build runs."""
-        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+        # Not a `with`: the open tar travels in PreparedBuild to the build thread.
+        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
         try:
             dockerfile = write_context_tar(ctx, body)
         except BaseException:

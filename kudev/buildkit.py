@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kudev.build import BuildCancelled, BuildResult, ImageBuilder, PreparedBuild
 from kudev.errors import BuildFailed
@@ -47,8 +47,12 @@ def _supports_buildkit(cli: str) -> bool:
         buildx = subprocess.run([cli, "buildx", "version"], capture_output=True, timeout=10)
         if buildx.returncode == 0:
             return True
-        version = subprocess.run([cli, "version", "-f", "{{.Client.Version}}"],
-                                 capture_output=True, text=True, timeout=10).stdout.strip()
+        version = subprocess.run(
+            [cli, "version", "-f", "{{.Client.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return False
     # Before 23.0 the CLI carried BuildKit itself; from 23.0 it needs the buildx plugin.
@@ -98,8 +102,15 @@ class CliBuildKitBuilder(ImageBuilder):
 
     def _argv(self, prepared: PreparedBuild) -> list[str]:
         params = prepared.params
-        argv = [self.cli, "build", "--progress=plain", "-f", params["dockerfile"],
-                "-t", prepared.ref]
+        argv = [
+            self.cli,
+            "build",
+            "--progress=plain",
+            "-f",
+            params["dockerfile"],
+            "-t",
+            prepared.ref,
+        ]
         if params.get("target"):
             argv += ["--target", params["target"]]
         for key, value in params.get("buildargs_dict", {}).items():
@@ -110,8 +121,13 @@ class CliBuildKitBuilder(ImageBuilder):
         prepared.body.seek(0)
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
         proc = subprocess.Popen(
-            self._argv(prepared), stdin=prepared.body, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, errors="replace", env=env,
+            self._argv(prepared),
+            stdin=prepared.body,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env=env,
             start_new_session=True,  # Ctrl-C reaches kudev, which cancels the build itself
         )
         with self._lock:
@@ -127,17 +143,24 @@ class CliBuildKitBuilder(ImageBuilder):
         if self._cancelled:
             raise BuildCancelled("build cancelled: a newer change arrived", "")
         if code != 0:
-            raise BuildFailed(failure or f"docker build exited with {code}",
-                              "fix the step above; the last good image keeps running")
+            raise BuildFailed(
+                failure or f"docker build exited with {code}",
+                "fix the step above; the last good image keeps running",
+            )
 
 
 def _interrupt(proc: subprocess.Popen[str]) -> None:
     """SIGINT lets the CLI cancel its BuildKit session; it may wait for a running step, so
     it is killed after a grace period (closing the session cancels the build daemon-side)."""
     proc.send_signal(signal.SIGINT)
-    killer = threading.Timer(_CANCEL_GRACE_S, lambda: proc.poll() is None and proc.kill())
+    killer = threading.Timer(_CANCEL_GRACE_S, _kill_if_running, args=(proc,))
     killer.daemon = True
     killer.start()
+
+
+def _kill_if_running(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
 
 
 def _follow(proc: subprocess.Popen[str], on_line: Callable[[str, str], None]) -> str:
@@ -156,5 +179,3 @@ def _follow(proc: subprocess.Popen[str], on_line: Callable[[str, str], None]) ->
         is_error = bool(error) or line.startswith(("ERROR", "error:", "failed to solve"))
         on_line(line, "error" if is_error else "stdout")
     return failure
-
-

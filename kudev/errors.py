@@ -1,4 +1,4 @@
-"""Errors kudev reports to a person: each carries a cause and a remedy, rendered once at the edge."""
+"""Errors kudev reports to a person: each has a cause and a remedy, rendered once at the edge."""
 
 from __future__ import annotations
 

@@ -149,6 +149,85 @@ class SessionEnded(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class ClusterConnected(Event):
+    """Which cluster the engine talks to and how images reach it."""
+
+    kind: ClassVar[str] = "cluster_connected"
+    context: str
+    cluster_kind: str  # "kind", "minikube", "docker-desktop", … or "unknown"
+    server: str
+    namespace: str
+    loader: str  # e.g. "kind load docker-image --name dev", "push to localhost:5000"
+
+
+@dataclass(frozen=True)
+class PodRow:
+    """One pod of the app as the pods pane shows it (not an event by itself)."""
+
+    name: str
+    phase: str  # Pending, Running, Succeeded, Failed, Unknown, Terminating
+    ready: str  # "1/1"
+    restarts: int
+    created: float  # epoch seconds; the front-end computes the age
+    image_tag: str  # tag of the app container's image, e.g. "kudev-1a2b3c4d"
+    node: str = ""
+    reason: str = ""  # waiting/terminated reason: CrashLoopBackOff, ErrImagePull, OOMKilled…
+
+
+@dataclass(frozen=True)
+class PodsChanged(Event):
+    """The full current pod list of the app (a snapshot: a newer one replaces an older one)."""
+
+    kind: ClassVar[str] = "pods"
+    pods: tuple[PodRow, ...]
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    """One line a container printed."""
+
+    kind: ClassVar[str] = "log"
+    pod: str
+    container: str
+    line: str
+
+
+@dataclass(frozen=True)
+class RolloutProgress(Event):
+    kind: ClassVar[str] = "rollout"
+    cycle: int
+    workload: str  # "deployment/hello"
+    ready: int
+    desired: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class PodDiagnosis(Event):
+    """Why a pod is not becoming ready, with what a person needs to fix it."""
+
+    kind: ClassVar[str] = "diagnosis"
+    cycle: int
+    pod: str
+    container: str
+    reason: str  # ErrImagePull, ImagePullBackOff, CrashLoopBackOff, OOMKilled, Unschedulable,
+    #              CreateContainerConfigError, ProbeFailed, …
+    message: str
+    exit_code: int | None = None
+    last_logs: tuple[str, ...] = ()  # the previous container's last lines, when it crashed
+
+
+@dataclass(frozen=True)
+class PortForwardState(Event):
+    kind: ClassVar[str] = "port_forward"
+    local: int
+    remote: int
+    target: str  # "pod/hello-7d9c-abcde"
+    active: bool
+    error: str = ""
+
+
 EventSink = Callable[[Event], None]
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -163,6 +242,12 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Notice,
     WatchState,
     SessionEnded,
+    ClusterConnected,
+    PodsChanged,
+    LogLine,
+    RolloutProgress,
+    PodDiagnosis,
+    PortForwardState,
 )
 
 

@@ -109,7 +109,7 @@ class WatchFilter:
 
 
 def watch_roots(paths: Iterable[Path]) -> list[Path]:
-    """The smallest set of existing folders covering `paths` (files are watched via their folder)."""
+    """The fewest existing folders covering `paths` (a file is watched through its folder)."""
     folders = sorted({(p if p.is_dir() else p.parent).resolve() for p in paths})
     roots: list[Path] = []
     for folder in folders:

@@ -19,7 +19,9 @@ def unique_name(prefix: str = "kudev-test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def exported_paths(client: docker.DockerClient, image: str, under: str) -> tuple[set[str], set[str]]:
+def exported_paths(
+    client: docker.DockerClient, image: str, under: str
+) -> tuple[set[str], set[str]]:
     """(files and symlinks, folders) below `under` in the image's filesystem."""
     container = client.containers.create(image, command=["none"])
     try:
@@ -51,7 +53,10 @@ def cli_build(cli: str, folder: Path, tag: str, buildkit: bool) -> subprocess.Co
     env = {**os.environ, "DOCKER_BUILDKIT": "1" if buildkit else "0"}
     return subprocess.run(
         [cli, "build", "-q", "-t", tag, str(folder)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -67,8 +72,7 @@ def busybox_image(client: docker.DockerClient, tmp: Path) -> str:
     folder.mkdir()
     shutil.copy(BUSYBOX, folder / "busybox")
     (folder / "Dockerfile").write_text(
-        "FROM scratch\nCOPY busybox /bin/busybox\n"
-        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
     )
     client.images.build(path=str(folder), tag=tag, rm=True)
     return tag

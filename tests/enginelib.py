@@ -25,8 +25,9 @@ class ScriptedChanges:
         self.batches.put(({str(p) for p in paths}, handed))
         assert handed.wait(10), "the engine never took the batch"
 
-    def __call__(self, paths: list[Path], relevant: Callable[[str], bool],
-                 stop: threading.Event) -> Iterable[set[str]]:
+    def __call__(
+        self, paths: list[Path], relevant: Callable[[str], bool], stop: threading.Event
+    ) -> Iterable[set[str]]:
         self.relevant = relevant
         while not stop.is_set():
             try:
@@ -70,7 +71,8 @@ class EventLog:
 
     def cycle_finished(self, cycle: int, timeout: float = 60) -> ev.CycleFinished:
         event = self.wait_for(
-            lambda e: isinstance(e, ev.CycleFinished) and e.cycle == cycle, timeout)
+            lambda e: isinstance(e, ev.CycleFinished) and e.cycle == cycle, timeout
+        )
         assert isinstance(event, ev.CycleFinished)
         return event
 

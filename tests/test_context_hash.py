@@ -133,8 +133,11 @@ def random_edit(rng: random.Random, root: Path) -> list[Path]:
 @pytest.mark.parametrize("seed", range(8))
 def test_incremental_hash_equals_cold_scan_after_random_edits(tmp_path, seed):
     rng = random.Random(seed)
-    root = tree(tmp_path / "p", {"a/b/x.txt": "1", "vendor/keep.txt": "k", "logs/l.txt": "l"},
-                ignore="logs\nvendor\n!vendor/keep.txt\n")
+    root = tree(
+        tmp_path / "p",
+        {"a/b/x.txt": "1", "vendor/keep.txt": "k", "logs/l.txt": "l"},
+        ignore="logs\nvendor\n!vendor/keep.txt\n",
+    )
     live = BuildContext(root, root / "Dockerfile")
     live.scan()
     for _ in range(40):
@@ -171,8 +174,9 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
 def test_parallel_readers_give_the_same_digest_as_serial(tmp_path, monkeypatch):
     import kudev.context as context_module
 
-    root = tree(tmp_path / "p", {f"d{i % 7}/f{i}.txt": str(i) * i for i in range(60)},
-                ignore="d3\n")
+    root = tree(
+        tmp_path / "p", {f"d{i % 7}/f{i}.txt": str(i) * i for i in range(60)}, ignore="d3\n"
+    )
     (root / "d1" / "link").symlink_to("f1.txt")
     serial = BuildContext(root, root / "Dockerfile")
     serial.scan()

@@ -34,8 +34,15 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "double_star": (
         "**/*.log\n!important/**\nbuild/**\n",
-        ["a.log", "x/y/b.log", "important/c.log", "important/d/e.log", "build/out/bin",
-         "mod.py", "build.txt"],
+        [
+            "a.log",
+            "x/y/b.log",
+            "important/c.log",
+            "important/d/e.log",
+            "build/out/bin",
+            "mod.py",
+            "build.txt",
+        ],
     ),
     # Docker CLI 23+ (moby/patternmatcher's suffix fast path): `**.pyc` excludes every file
     # ending in .pyc. Older CLIs (Debian's 20.10) only excluded files named ".pyc".
@@ -57,8 +64,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "wildcards_and_classes": (
         "src/*/tmp\nfile?.txt\n[ab].txt\n!fileX.txt\n",
-        ["src/m/tmp/x", "src/m/n/tmp/y", "file1.txt", "fileX.txt", "file10.txt", "a.txt",
-         "c.txt"],
+        ["src/m/tmp/x", "src/m/n/tmp/y", "file1.txt", "fileX.txt", "file10.txt", "a.txt", "c.txt"],
     ),
     "reinclude_then_exclude_again": (
         "*\n!src\nsrc/**/*.tmp\n!Dockerfile\n",
@@ -83,7 +89,9 @@ def make_tree(root: Path, ignore: str, files: list[str]) -> None:
 def kudev_files(root: Path) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "kudev", "-C", str(root), "hash", "--files"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout.splitlines()
 
@@ -98,8 +106,9 @@ MODERN_ONLY = {"double_star_suffix"}
 
 
 def cli_major(cli: str) -> int:
-    out = subprocess.run([cli, "version", "--format", "{{.Client.Version}}"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True
+    )
     return int(out.stdout.strip().split(".")[0] or 0)
 
 

@@ -115,7 +115,8 @@ def test_newer_change_cancels_running_build(
     # The nonce defeats the layer cache; "$((6*7))" is only "42" once the step runs.
     project = make_project(
         tmp_path / "slow",
-        f"FROM {busybox_base}\nCOPY nonce delay /\nRUN echo running-$((6*7)); sleep $(cat /delay)\n",
+        f"FROM {busybox_base}\nCOPY nonce delay /\n"
+        "RUN echo running-$((6*7)); sleep $(cat /delay)\n",
         {"delay": "30", "nonce": unique_name()},
         isolated_cache,
     )
@@ -150,7 +151,8 @@ def test_daemon_down_is_reported_and_retried_until_it_is_back(simple, tmp_path, 
     with RunningEngine(engine):
         error = log.wait_for(lambda e: isinstance(e, ev.ErrorReported))
         assert error.cause == (
-            f"cannot reach the Docker daemon at unix://{socket_path} (socket not found)")
+            f"cannot reach the Docker daemon at unix://{socket_path} (socket not found)"
+        )
         assert "dockerd" in error.remedy and error.retrying
         assert not log.cycle_finished(1).ok
         os.symlink("/var/run/docker.sock", socket_path)  # the daemon "comes back"

@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a UTC timestamp to the tag so every build is unique",
     )
     parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="on exit (Ctrl-C), delete what kudev applied; default: leave the app running",
+    )
+    parser.add_argument(
         "--build-only",
         action="store_true",
         help="build images but do not load or deploy them (no cluster needed)",
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-timestamp", action="store_true", help="add a UTC timestamp")
     command("doctor", "check Docker, the kube context, the cluster and loader tools")
     command("version", "print kudev's version")
+    command("down", "delete exactly what kudev applied for this project")
     return parser
 
 
@@ -140,6 +146,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _hash(args)
     if command == "doctor":
         return _doctor(args)
+    if command == "down":
+        return _down(args)
     return _run(args)
 
 
@@ -153,6 +161,25 @@ def _doctor(args: argparse.Namespace) -> int:
     except ConfigError:
         cluster = None  # doctor still checks Docker and the cluster without a config
     return run_doctor(kubeconfig=args.kubeconfig, context=args.kube_context, cluster=cluster)
+
+
+def _down(args: argparse.Namespace) -> int:
+    from kudev.cluster import api_client_for, cluster_from_kubeconfig
+    from kudev.delivery import check_context_allowed
+    from kudev.deploy import Applier
+    from kudev.project import load_project
+
+    config = load_project(Path.cwd(), args.config_file).config
+    context = args.kube_context or config.kube_context or None
+    info = cluster_from_kubeconfig(args.kubeconfig, context, config.cluster)
+    check_context_allowed(info, config, tuple(getattr(args, "allow_context", ()) or ()))
+    namespace = args.namespace or config.namespace
+    applier = Applier(api_client_for(args.kubeconfig, info.context), config.name, namespace)
+    deleted = applier.down()
+    for ref in deleted:
+        print(f"deleted {ref}")
+    print(f"kudev down: {len(deleted)} objects deleted from {info.context}/{namespace}")
+    return exit_codes.OK
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -218,6 +245,7 @@ def _run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         allow_contexts=tuple(args.allow_context),
         load_images=not args.build_only,
+        cleanup=args.cleanup,
     )
     if headless:
         from kudev.headless import run_headless

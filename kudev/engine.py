@@ -34,7 +34,14 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 class Deployer(Protocol):
     """Part 2 of the engine plugs in here: apply manifests with the new image references."""
 
-    def deploy(self, refs: dict[str, str], cycle: int, emit: ev.EventSink) -> bool: ...
+    def deploy(
+        self, refs: dict[str, str], cycle: int, emit: ev.EventSink, stages: dict[str, float]
+    ) -> bool: ...
+
+    def stop(self, cleanup: bool = False) -> None: ...
+
+
+DeployerFactory = Callable[[Config, Any, str, ev.EventSink], Deployer]
 
 
 @dataclass
@@ -73,7 +80,7 @@ class Engine:
         sink: ev.EventSink,
         *,
         change_source: ChangeSource | None = None,
-        deployer: Deployer | None = None,
+        deployer_factory: DeployerFactory | None = None,
         docker_connect: Callable[[], Any] = connect,
         delivery_factory: Callable[[Config, Any], Any] | None = None,
     ) -> None:
@@ -85,7 +92,8 @@ class Engine:
         self._stop = threading.Event()
         self._watch_stop = threading.Event()
         self._change_source = change_source or self._default_change_source
-        self._deployer = deployer
+        self._deployer: Deployer | None = None
+        self._deployer_factory = deployer_factory or _kube_deployer
         self._docker_connect = docker_connect
         self._delivery_factory = delivery_factory or self._default_delivery
         self._docker: Any = None
@@ -245,6 +253,9 @@ class Engine:
         for state in self._images:
             state.context.scan()
         self._delivery = None
+        if self._deployer is not None:
+            self._deployer.stop()
+            self._deployer = None
         self._pending.config_changed = True
         self.emit(ev.Notice(message=f"reloaded {config.path.name}"))
         self._restart_watcher()
@@ -297,9 +308,18 @@ class Engine:
         for state in self._images:
             ref = self._build_image(cycle, state, stages, forced)
             refs[state.spec.name] = self._load_image(cycle, state, ref, stages)
-        if self._deployer is None:
+        deployer = self._ensure_deployer()
+        if deployer is None:
             return True
-        return self._deployer.deploy(refs, cycle, self.emit)
+        return deployer.deploy(refs, cycle, self.emit, stages)
+
+    def _ensure_deployer(self) -> Deployer | None:
+        if self._deployer is None and self._delivery is not None:
+            namespace = self.options.namespace or self.project.config.namespace
+            self._deployer = self._deployer_factory(
+                self.project.config, self._delivery.api_client, namespace, self.emit
+            )
+        return self._deployer
 
     def _tag(self, state: _ImageState) -> str:
         stamp = datetime.now(timezone.utc) if self.options.build_timestamp else None
@@ -480,7 +500,16 @@ class Engine:
         if self._delivery is None:
             self._delivery = self._delivery_factory(self.project.config, self._docker)
             if self._delivery is not None:
-                self.emit(ev.Notice(message=f"cluster: {self._delivery.describe()}"))
+                info = self._delivery.info
+                self.emit(
+                    ev.ClusterConnected(
+                        context=info.context,
+                        cluster_kind=info.kind,
+                        server=info.server,
+                        namespace=self.options.namespace or self.project.config.namespace,
+                        loader=self._delivery.loader.describe(),
+                    )
+                )
         return self._delivery
 
     def _default_delivery(self, config: Config, docker_client: Any) -> Any:
@@ -552,6 +581,11 @@ class Engine:
 
     def _shutdown(self) -> None:
         self._watch_stop.set()
+        if self._deployer is not None:
+            try:
+                self._deployer.stop(cleanup=self.options.cleanup)
+            except KudevError as err:
+                self.emit(ev.error_event(err))
         if self._builder is not None:
             self._builder.cancel()
         if self._watcher is not None:
@@ -566,6 +600,12 @@ class Engine:
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
             self._sink(event)
+
+
+def _kube_deployer(config: Config, api_client: Any, namespace: str, emit: ev.EventSink) -> Deployer:
+    from kudev.deployer import KubeDeployer
+
+    return KubeDeployer(config, api_client, namespace, emit)
 
 
 def _inside(path: str, root: Path) -> bool:

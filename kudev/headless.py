@@ -35,7 +35,47 @@ def format_event(event: ev.Event) -> str | None:
         return f"{'warning: ' if event.level == 'warning' else ''}{event.message}"
     if isinstance(event, ev.WatchState):
         return "watching for changes (Ctrl-C to stop)" if event.watching else "watching paused"
+    return _deploy_side(event)
+
+
+def _deploy_side(event: ev.Event) -> str | None:
+    if isinstance(event, ev.ClusterConnected):
+        return (
+            f"cluster: {event.context} ({event.cluster_kind}), namespace {event.namespace}; "
+            f"images: {event.loader}"
+        )
+    if isinstance(event, ev.LogLine):
+        return f"{event.pod}/{event.container} | {event.line}"
+    if isinstance(event, ev.RolloutProgress):
+        return f"[{event.cycle}] rollout {event.workload}: {event.ready}/{event.desired} ready"
+    if isinstance(event, ev.PodDiagnosis):
+        return _diagnosis_lines(event)
+    if isinstance(event, ev.PortForwardState):
+        return _forward_line(event)
+    if isinstance(event, ev.PodsChanged):
+        return "pods: " + ("; ".join(_pod_summary(p) for p in event.pods) or "none")
     return None
+
+
+def _pod_summary(pod: ev.PodRow) -> str:
+    reason = f" {pod.reason}" if pod.reason else ""
+    return f"{pod.name} {pod.phase}{reason} {pod.ready} restarts={pod.restarts} {pod.image_tag}"
+
+
+def _diagnosis_lines(event: ev.PodDiagnosis) -> str:
+    who = f"{event.pod}/{event.container}" if event.container else event.pod
+    code = f" (exit code {event.exit_code})" if event.exit_code is not None else ""
+    lines = [f"[{event.cycle}] {who}: {event.reason}{code}: {event.message}"]
+    lines += [f"    {line}" for line in event.last_logs]
+    return "\n".join(lines)
+
+
+def _forward_line(event: ev.PortForwardState) -> str:
+    if event.error:
+        return f"port-forward 127.0.0.1:{event.local}: {event.error}"
+    if not event.active:
+        return f"port-forward 127.0.0.1:{event.local}: waiting for a ready pod"
+    return f"port-forward 127.0.0.1:{event.local} -> {event.target}:{event.remote}"
 
 
 def _changed(event: ev.CycleStarted) -> str:
@@ -72,9 +112,14 @@ class HeadlessPrinter:
     def __init__(self, out: TextIO, json_lines: bool) -> None:
         self.out = out
         self.json_lines = json_lines
+        self._last_pods: str | None = None
 
     def __call__(self, event: ev.Event) -> None:
         text = event.to_json() if self.json_lines else format_event(event)
+        if isinstance(event, ev.PodsChanged) and not self.json_lines:
+            if text == self._last_pods:
+                return  # a watch event that changed nothing this printer shows
+            self._last_pods = text
         if text is not None:
             self.out.write(text + "\n")
             self.out.flush()

@@ -14,3 +14,4 @@ class SessionOptions:
     namespace: str | None = None
     allow_contexts: tuple[str, ...] = ()
     load_images: bool = True  # False: build only (no kube context needed)
+    cleanup: bool = False  # on exit, delete what kudev applied

@@ -1,0 +1,149 @@
+"""Part 2 of the engine: render the manifests, apply them, wait for the rollout, and keep
+the app's live streams (pods, logs, port-forwards) running between cycles."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kudev import events as ev
+from kudev.config import Config
+from kudev.deploy import LABEL_PROJECT, Applier, ObjectRef
+from kudev.errors import KudevError
+from kudev.rollout import RolloutWatcher
+from kudev.watchers.logs import LogFollower
+from kudev.watchers.pods import PodsWatcher
+from kudev.watchers.portforward import PortForwarder
+
+
+class KubeDeployer:
+    def __init__(self, config: Config, api_client: Any, namespace: str, emit: ev.EventSink) -> None:
+        self.config = config
+        self.api_client = api_client
+        self.namespace = namespace
+        self.emit = emit
+        self.applier = Applier(api_client, config.name, namespace)
+        self._pods: PodsWatcher | None = None
+        self._logs: LogFollower | None = None
+        self._forwards: list[PortForwarder] = []
+        self.sources: list[str] = []
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    def deploy(
+        self, refs: dict[str, str], cycle: int, emit: ev.EventSink, stages: dict[str, float]
+    ) -> bool:
+        applied = self._stage(cycle, "apply", stages, lambda: self._apply(refs))
+        self._start_streams()
+        self._stage(cycle, "ready", stages, lambda: self._wait_ready(applied, cycle))
+        return True
+
+    def _stage(self, cycle: int, stage: str, stages: dict[str, float], work: Any) -> Any:
+        self.emit(ev.StageStarted(cycle=cycle, stage=stage))
+        started = time.monotonic()
+        try:
+            result = work()
+        except KudevError:
+            stages[stage] = time.monotonic() - started
+            self.emit(ev.StageFinished(cycle=cycle, stage=stage, seconds=stages[stage], ok=False))
+            raise
+        stages[stage] = time.monotonic() - started
+        detail = result if isinstance(result, str) else ""
+        if isinstance(result, list):
+            detail = f"{len(result)} objects"
+        self.emit(ev.StageFinished(cycle=cycle, stage=stage, seconds=stages[stage], detail=detail))
+        return result
+
+    def _apply(self, refs: dict[str, str]) -> list[ObjectRef]:
+        from kudev.manifests import render
+
+        rendered = render(self.config, refs)
+        self.sources = [str(p) for p in rendered.sources]
+        result = self.applier.deploy(rendered.objects, self.config.create_namespace)
+        if result.pruned:
+            names = ", ".join(str(r) for r in result.pruned)
+            self.emit(ev.Notice(f"pruned {names} (no longer in the manifests)"))
+        return result.applied
+
+    def _wait_ready(self, applied: list[ObjectRef], cycle: int) -> str:
+        RolloutWatcher(self.api_client, self.namespace, self.emit, cycle).wait(
+            applied, self.config.rollout_timeout_s
+        )
+        return "all workloads ready"
+
+    # -- live streams ----------------------------------------------------------------------------
+
+    def _start_streams(self) -> None:
+        if self._pods is not None:
+            return
+        self._logs = LogFollower(self.api_client, self.namespace, self.emit)
+        self._pods = PodsWatcher(
+            self.api_client,
+            self.namespace,
+            f"{LABEL_PROJECT}={self.config.name}",
+            self._on_pods,
+            self.emit,
+        )
+        self._pods.start()
+        for local, remote, pod_name in self._forward_specs():
+            forwarder = PortForwarder(
+                self.api_client, self.namespace, local, remote, self._picker(pod_name), self.emit
+            )
+            try:
+                forwarder.start()
+            except KudevError as err:
+                self.emit(ev.error_event(err))
+                continue
+            self._forwards.append(forwarder)
+
+    def _forward_specs(self) -> list[tuple[int, int, str]]:
+        specs = []
+        if self.config.local_port and self.config.service_port:
+            specs.append((self.config.local_port, self.config.service_port, ""))
+        for pf in self.config.port_forwards:
+            pod = pf.resource.split("/", 1)[1] if pf.resource.startswith("pod/") else ""
+            specs.append((pf.local, pf.remote, pod))
+        seen, unique = set(), []
+        for spec in specs:
+            if spec[0] not in seen:
+                seen.add(spec[0])
+                unique.append(spec)
+        return unique
+
+    def _picker(self, pod_name: str) -> Any:
+        def pick() -> str | None:
+            pods = self._pods.pods if self._pods else {}
+            ready = [
+                p
+                for p in pods.values()
+                if _serving(p) and (not pod_name or p.metadata.name == pod_name)
+            ]
+            ready.sort(key=lambda p: p.metadata.creation_timestamp, reverse=True)
+            return ready[0].metadata.name if ready else None
+
+        return pick
+
+    def _on_pods(self, pods: dict[str, Any]) -> None:
+        if self._logs is not None:
+            self._logs.sync(pods)
+        for forwarder in self._forwards:
+            forwarder.retarget()
+
+    def stop(self, cleanup: bool = False) -> None:
+        """Stop streams and forwards; delete what kudev applied only when asked to."""
+        for forwarder in self._forwards:
+            forwarder.stop()
+        if self._pods is not None:
+            self._pods.stop()
+        if self._logs is not None:
+            self._logs.stop()
+        if cleanup:
+            deleted = self.applier.down()
+            self.emit(ev.Notice(f"cleaned up {len(deleted)} objects"))
+
+
+def _serving(pod: Any) -> bool:
+    if pod.metadata.deletion_timestamp is not None or pod.status.phase != "Running":
+        return False
+    statuses = pod.status.container_statuses or []
+    return bool(statuses) and all(s.ready for s in statuses)

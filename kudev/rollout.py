@@ -1,0 +1,210 @@
+"""Waiting for a deploy to become ready, and saying why it does not."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kudev import events as ev
+from kudev.deploy import ObjectRef
+from kudev.diagnosis import Problem, diagnose_pod
+from kudev.errors import KudevError
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+API_TIMEOUT = 30
+LOG_TAIL = 20
+
+
+class RolloutFailed(KudevError):
+    """A workload will not become ready without a change (or did not in time)."""
+
+
+class RolloutWatcher:
+    def __init__(self, api_client: Any, namespace: str, emit: ev.EventSink, cycle: int) -> None:
+        from kubernetes import client
+
+        self.core: Any = client.CoreV1Api(api_client)
+        self.apps: Any = client.AppsV1Api(api_client)
+        self.namespace = namespace
+        self.emit = emit
+        self.cycle = cycle
+        self._last_progress: dict[str, tuple[int, int]] = {}
+        self._reported: set[tuple[str, str, str]] = set()
+
+    def wait(
+        self, applied: list[ObjectRef], timeout_s: float, stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Return when every workload is ready; RolloutFailed on a fatal pod problem or timeout."""
+        workloads = [r for r in applied if r.kind in WORKLOAD_KINDS]
+        deadline = time.monotonic() + timeout_s
+        while workloads and not stop():
+            workloads = [w for w in workloads if not self._ready(w)]
+            if not workloads:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(str(w) for w in workloads)
+                raise RolloutFailed(
+                    f"{names} not ready after {timeout_s:.0f}s",
+                    "see the pod status above; raise spec.rolloutTimeout if it is just slow",
+                )
+            self._wait_for_pod_change(min(2.0, max(0.1, deadline - time.monotonic())))
+
+    def _ready(self, ref: ObjectRef) -> bool:
+        obj = self._read(ref)
+        ready, desired, done = _progress(ref.kind, obj)
+        key = str(ref)
+        if self._last_progress.get(key) != (ready, desired):
+            self._last_progress[key] = (ready, desired)
+            self.emit(
+                ev.RolloutProgress(cycle=self.cycle, workload=key, ready=ready, desired=desired)
+            )
+        if done:
+            return True
+        self._check_pods(ref, obj)
+        return False
+
+    def _read(self, ref: ObjectRef) -> Any:
+        read = {
+            "Deployment": self.apps.read_namespaced_deployment,
+            "StatefulSet": self.apps.read_namespaced_stateful_set,
+            "DaemonSet": self.apps.read_namespaced_daemon_set,
+        }[ref.kind]
+        return read(ref.name, ref.namespace or self.namespace, _request_timeout=API_TIMEOUT)
+
+    def _check_pods(self, ref: ObjectRef, obj: Any) -> None:
+        selector = self._new_pods_selector(ref, obj)
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT
+        ).items
+        for pod in pods:
+            for problem in diagnose_pod(pod):
+                self._report(pod, problem)
+                if problem.fatal:
+                    raise RolloutFailed(
+                        f"{ref} failed: {problem.summary(pod.metadata.name)}",
+                        _remedy(problem),
+                    )
+
+    def _report(self, pod: Any, problem: Problem) -> None:
+        key = (pod.metadata.name, problem.container, problem.reason)
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        logs: tuple[str, ...] = ()
+        if problem.exit_code is not None:
+            logs = self._previous_logs(pod.metadata.name, problem.container)
+        self.emit(
+            ev.PodDiagnosis(
+                cycle=self.cycle,
+                pod=pod.metadata.name,
+                container=problem.container,
+                reason=problem.reason,
+                message=problem.message,
+                exit_code=problem.exit_code,
+                last_logs=logs,
+            )
+        )
+
+    def _previous_logs(self, pod: str, container: str) -> tuple[str, ...]:
+        from kubernetes.client.exceptions import ApiException
+
+        for previous in (True, False):
+            try:
+                text = self.core.read_namespaced_pod_log(
+                    pod,
+                    self.namespace,
+                    container=container,
+                    previous=previous,
+                    tail_lines=LOG_TAIL,
+                    _request_timeout=API_TIMEOUT,
+                )
+            except ApiException:
+                continue
+            if text:
+                return tuple(text.splitlines()[-LOG_TAIL:])
+        return ()
+
+    def _new_pods_selector(self, ref: ObjectRef, obj: Any) -> str:
+        labels = (obj.spec.selector.match_labels or {}) if obj.spec.selector else {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        if ref.kind == "StatefulSet" and obj.status.update_revision:
+            return f"{selector},controller-revision-hash={obj.status.update_revision}"
+        if ref.kind == "Deployment":
+            template_hash = self._newest_template_hash(obj, selector)
+            if template_hash:
+                return f"{selector},pod-template-hash={template_hash}"
+        return selector
+
+    def _newest_template_hash(self, deployment: Any, selector: str) -> str:
+        sets = self.apps.list_namespaced_replica_set(
+            self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT
+        ).items
+        owned = [
+            rs
+            for rs in sets
+            if any(o.uid == deployment.metadata.uid for o in rs.metadata.owner_references or [])
+        ]
+        if not owned:
+            return ""
+        newest = max(owned, key=_revision)
+        return str((newest.metadata.labels or {}).get("pod-template-hash", ""))
+
+    def _wait_for_pod_change(self, seconds: float) -> None:
+        """Block until a pod in the namespace changes (a watch), or `seconds` pass."""
+        from kubernetes import watch
+
+        w = watch.Watch()
+        try:
+            for _ in w.stream(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                timeout_seconds=max(1, int(seconds)),
+                _request_timeout=seconds + 5,
+            ):
+                return
+        finally:
+            w.stop()
+
+
+def _revision(rs: Any) -> int:
+    annotations = rs.metadata.annotations or {}
+    value = annotations.get("deployment.kubernetes.io/revision", "0")
+    return int(value) if str(value).isdigit() else 0
+
+
+def _progress(kind: str, obj: Any) -> tuple[int, int, bool]:
+    """(ready, desired, done) for a workload object."""
+    status, spec, meta = obj.status, obj.spec, obj.metadata
+    observed = (status.observed_generation or 0) >= (meta.generation or 0)
+    if kind == "DaemonSet":
+        desired = status.desired_number_scheduled or 0
+        ready = status.number_ready or 0
+        updated = status.updated_number_scheduled or 0
+        return ready, desired, observed and ready == desired and updated == desired
+    desired = spec.replicas if spec.replicas is not None else 1
+    ready = status.ready_replicas or 0
+    updated = status.updated_replicas or 0
+    if kind == "Deployment":
+        available = status.available_replicas or 0
+        total = status.replicas or 0
+        done = updated == desired and available == desired and total == desired
+        return ready, desired, observed and done
+    current = status.current_revision == status.update_revision
+    return ready, desired, observed and ready == desired and updated == desired and current
+
+
+_PULL = "the node cannot pull that image: is it loaded or pushed, and is the name right?"
+
+
+def _remedy(problem: Problem) -> str:
+    remedies = {
+        "ErrImagePull": _PULL,
+        "ImagePullBackOff": _PULL,
+        "InvalidImageName": "fix the image reference in the manifest",
+        "CrashLoopBackOff": "the container keeps exiting: see its last log lines above",
+        "OOMKilled": "the container ran out of memory: raise resources.limits.memory or use less",
+        "CreateContainerConfigError": "a referenced ConfigMap/Secret or key is missing",
+        "Unschedulable": "no node fits: check nodeSelector, affinity, taints and requests",
+    }
+    return remedies.get(problem.reason, "fix the manifest or the image and save again")

@@ -1,0 +1,147 @@
+"""Logs of every container of the app, each line once, following pods across redeploys.
+
+One stream per container instance (pod, container, containerID), so a restarted container
+gets a new stream and nothing is attached twice. A broken stream resumes from the last
+timestamp it saw and skips what it already delivered. Nothing is buffered beyond a line.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from kudev import events as ev
+
+RESUME_DELAY_S = 1.0
+
+
+def split_timestamp(line: str) -> tuple[tuple[int, int] | None, str]:
+    """("2026-11-23T09:00:00.12345Z text") → ((epoch seconds, nanoseconds), "text")."""
+    stamp, sep, text = line.partition(" ")
+    if not sep or not stamp.endswith("Z") or "T" not in stamp:
+        return None, line
+    whole, _, frac = stamp[:-1].partition(".")
+    try:
+        seconds = int(
+            datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        )
+    except ValueError:
+        return None, line
+    nanos = int((frac + "000000000")[:9]) if frac.isdigit() else 0
+    return (seconds, nanos), text
+
+
+class ContainerLog:
+    """Follows one container instance; remembers where it is so a reconnect skips repeats."""
+
+    def __init__(
+        self,
+        core: Any,
+        namespace: str,
+        pod: str,
+        container: str,
+        emit: ev.EventSink,
+        stop: threading.Event,
+    ) -> None:
+        self.core, self.namespace, self.pod, self.container = core, namespace, pod, container
+        self.emit = emit
+        self.stop = stop
+        self.last: tuple[int, int] | None = None
+        self.count_at_last = 0  # lines delivered that carry exactly `last`
+        self._skip = 0  # of those, how many a resumed stream will send again
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                if self._follow_once():
+                    return  # the container ended and its stream closed normally
+                self.stop.wait(RESUME_DELAY_S)
+        finally:
+            self.done.set()
+
+    def _follow_once(self) -> bool:
+        """Stream until EOF (True) or a broken connection (False)."""
+        from kubernetes.client.exceptions import ApiException
+
+        kwargs: dict[str, Any] = {"follow": True, "timestamps": True, "_preload_content": False}
+        if self.last is not None:
+            # sinceSeconds is whole seconds: ask a little early and skip what was delivered.
+            kwargs["since_seconds"] = max(1, int(time.time() - self.last[0]) + 2)
+            self._skip = self.count_at_last
+        try:
+            response = self.core.read_namespaced_pod_log(
+                self.pod, self.namespace, container=self.container, **kwargs
+            )
+        except ApiException as err:
+            return err.status in (400, 404)  # gone, or not started yet and then gone
+        try:
+            for line in _lines(response):
+                self._deliver(line)
+        except Exception:  # noqa: BLE001 - a dropped connection: resume from `last`
+            return False
+        finally:
+            response.release_conn()
+        return True
+
+    def _deliver(self, raw: str) -> None:
+        stamp, text = split_timestamp(raw)
+        if stamp is not None and self.last is not None:
+            if stamp < self.last:
+                return  # replayed after a reconnect: delivered before
+            if stamp == self.last and self._skip > 0:
+                self._skip -= 1
+                return
+        if stamp is not None:
+            if stamp == self.last:
+                self.count_at_last += 1
+            else:
+                self.last, self.count_at_last = stamp, 1
+        self.emit(ev.LogLine(pod=self.pod, container=self.container, line=text))
+
+
+def _lines(response: Any) -> Iterator[str]:
+    pending = b""
+    for chunk in response.stream(amt=64 * 1024, decode_content=True):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+class LogFollower:
+    """Starts one ContainerLog per running container instance of the app's pods."""
+
+    def __init__(self, api_client: Any, namespace: str, emit: ev.EventSink) -> None:
+        from kubernetes import client
+
+        self.core: Any = client.CoreV1Api(api_client)
+        self.namespace = namespace
+        self.emit = emit
+        self.stop_event = threading.Event()
+        self.streams: dict[tuple[str, str, str], ContainerLog] = {}
+        self._lock = threading.Lock()
+
+    def sync(self, pods: dict[str, Any]) -> None:
+        """Called with every pod change: attach to container instances not followed yet."""
+        with self._lock:
+            for pod in pods.values():
+                for status in pod.status.container_statuses or []:
+                    if status.container_id and (status.state.running or status.state.terminated):
+                        self._attach(pod.metadata.name, status.name, status.container_id)
+
+    def _attach(self, pod: str, container: str, container_id: str) -> None:
+        key = (pod, container, container_id)
+        if key in self.streams or self.stop_event.is_set():
+            return
+        stream = ContainerLog(self.core, self.namespace, pod, container, self.emit, self.stop_event)
+        self.streams[key] = stream
+        threading.Thread(target=stream.run, name=f"kudev-log-{pod}", daemon=True).start()
+
+    def stop(self) -> None:
+        self.stop_event.set()

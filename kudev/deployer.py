@@ -59,6 +59,8 @@ class KubeDeployer:
 
         rendered = render(self.config, refs)
         self.sources = [str(p) for p in rendered.sources]
+        for warning in rendered.replacements.warnings:
+            self.emit(ev.Notice(warning, level="warning"))
         result = self.applier.deploy(rendered.objects, self.config.create_namespace)
         if result.pruned:
             names = ", ".join(str(r) for r in result.pruned)

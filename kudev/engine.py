@@ -230,6 +230,7 @@ class Engine:
 
     def _touches_manifests(self, paths: set[str]) -> bool:
         manifests = [str(m) for m in self.project.config.manifests]
+        manifests += getattr(self._deployer, "sources", [])  # e.g. a kustomize base elsewhere
         return any(p == m or p.startswith(m + "/") for p in paths for m in manifests)
 
     # -- configuration ---------------------------------------------------------------------------

@@ -17,8 +17,16 @@ from kudev.watchers.portforward import PortForwarder
 
 
 class KubeDeployer:
-    def __init__(self, config: Config, api_client: Any, namespace: str, emit: ev.EventSink) -> None:
+    def __init__(
+        self,
+        config: Config,
+        api_client: Any,
+        namespace: str,
+        emit: ev.EventSink,
+        live: bool = True,
+    ) -> None:
         self.config = config
+        self.live = live  # False for --once: no pod/log streams, no port-forwards
         self.api_client = api_client
         self.namespace = namespace
         self.emit = emit
@@ -34,7 +42,8 @@ class KubeDeployer:
         self, refs: dict[str, str], cycle: int, emit: ev.EventSink, stages: dict[str, float]
     ) -> bool:
         applied = self._stage(cycle, "apply", stages, lambda: self._apply(refs))
-        self._start_streams()
+        if self.live:
+            self._start_streams()
         self._stage(cycle, "ready", stages, lambda: self._wait_ready(applied, cycle))
         return True
 

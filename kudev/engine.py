@@ -41,7 +41,8 @@ class Deployer(Protocol):
     def stop(self, cleanup: bool = False) -> None: ...
 
 
-DeployerFactory = Callable[[Config, Any, str, ev.EventSink], Deployer]
+# (config, kubernetes ApiClient, namespace, sink, live): live=False for --once (no streams)
+DeployerFactory = Callable[[Config, Any, str, ev.EventSink, bool], Deployer]
 
 
 @dataclass
@@ -318,7 +319,11 @@ class Engine:
         if self._deployer is None and self._delivery is not None:
             namespace = self.options.namespace or self.project.config.namespace
             self._deployer = self._deployer_factory(
-                self.project.config, self._delivery.api_client, namespace, self.emit
+                self.project.config,
+                self._delivery.api_client,
+                namespace,
+                self.emit,
+                not self.options.once,
             )
         return self._deployer
 
@@ -603,10 +608,12 @@ class Engine:
             self._sink(event)
 
 
-def _kube_deployer(config: Config, api_client: Any, namespace: str, emit: ev.EventSink) -> Deployer:
+def _kube_deployer(
+    config: Config, api_client: Any, namespace: str, emit: ev.EventSink, live: bool
+) -> Deployer:
     from kudev.deployer import KubeDeployer
 
-    return KubeDeployer(config, api_client, namespace, emit)
+    return KubeDeployer(config, api_client, namespace, emit, live=live)
 
 
 def _inside(path: str, root: Path) -> bool:

@@ -17,8 +17,12 @@ CMD ["sh", "/serve.sh"]
 """
 SERVE = """\
 #!/bin/sh
+# A shell as PID 1 ignores SIGTERM unless trapped: the old pod would linger 30 s.
+trap 'kill $httpd; exit 0' TERM
 echo "serving $(cat /www/version.txt)"
-exec httpd -f -v -p 8080 -h /www
+httpd -f -v -p 8080 -h /www &
+httpd=$!
+wait $httpd
 """
 
 

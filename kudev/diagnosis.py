@@ -62,6 +62,8 @@ def _container_problem(cs: Any) -> Problem | None:
             return Problem(cs.name, reason, message, term.exit_code)
         return Problem(cs.name, reason, message)
     term = state.terminated if state else None
+    if term is None and (cs.restart_count or 0) > 0 and last is not None:
+        term = last.terminated  # running again, but it has crashed before
     if term is not None and term.exit_code not in (0, None):
         reason = term.reason or "Error"
         return Problem(cs.name, reason, term.message or "", term.exit_code, fatal=False)

@@ -12,6 +12,9 @@ from kudev.diagnosis import Problem, diagnose_pod
 from kudev.errors import KudevError
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+# Without probes a container is "ready" the moment it starts; one that dies a second later
+# is the commonest broken deploy, so ready pods are watched this long before "ready".
+SETTLE_S = 3.0
 API_TIMEOUT = 30
 LOG_TAIL = 20
 
@@ -38,17 +41,30 @@ class RolloutWatcher:
         """Return when every workload is ready; RolloutFailed on a fatal pod problem or timeout."""
         workloads = [r for r in applied if r.kind in WORKLOAD_KINDS]
         deadline = time.monotonic() + timeout_s
-        while workloads and not stop():
-            workloads = [w for w in workloads if not self._ready(w)]
-            if not workloads:
+        pending = list(workloads)
+        while pending and not stop():
+            pending = [w for w in pending if not self._ready(w)]
+            if not pending:
+                self._settle(workloads, stop)
                 return
             if time.monotonic() > deadline:
-                names = ", ".join(str(w) for w in workloads)
+                names = ", ".join(str(w) for w in pending)
                 raise RolloutFailed(
                     f"{names} not ready after {timeout_s:.0f}s",
                     "see the pod status above; raise spec.rolloutTimeout if it is just slow",
                 )
             self._wait_for_pod_change(min(2.0, max(0.1, deadline - time.monotonic())))
+
+    def _settle(self, workloads: list[ObjectRef], stop: Callable[[], bool]) -> None:
+        """Fail if a ready new pod crashes or restarts within SETTLE_S."""
+        until = time.monotonic() + SETTLE_S
+        while not stop():
+            for ref in workloads:
+                self._check_pods(ref, self._read(ref), strict=True)
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            self._wait_for_pod_change(left)
 
     def _ready(self, ref: ObjectRef) -> bool:
         obj = self._read(ref)
@@ -72,7 +88,7 @@ class RolloutWatcher:
         }[ref.kind]
         return read(ref.name, ref.namespace or self.namespace, _request_timeout=API_TIMEOUT)
 
-    def _check_pods(self, ref: ObjectRef, obj: Any) -> None:
+    def _check_pods(self, ref: ObjectRef, obj: Any, strict: bool = False) -> None:
         selector = self._new_pods_selector(ref, obj)
         pods = self.core.list_namespaced_pod(
             self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT
@@ -80,7 +96,7 @@ class RolloutWatcher:
         for pod in pods:
             for problem in diagnose_pod(pod):
                 self._report(pod, problem)
-                if problem.fatal:
+                if problem.fatal or strict:
                     raise RolloutFailed(
                         f"{ref} failed: {problem.summary(pod.metadata.name)}",
                         _remedy(problem),
@@ -154,11 +170,17 @@ class RolloutWatcher:
         """Block until a pod in the namespace changes (a watch), or `seconds` pass."""
         from kubernetes import watch
 
+        # From the current resourceVersion: otherwise the watch first replays every existing
+        # pod as ADDED and returns at once, which would turn this wait into polling.
+        listing = self.core.list_namespaced_pod(
+            self.namespace, limit=1, _request_timeout=API_TIMEOUT
+        )
         w = watch.Watch()
         try:
             for _ in w.stream(
                 self.core.list_namespaced_pod,
                 self.namespace,
+                resource_version=listing.metadata.resource_version,
                 timeout_seconds=max(1, int(seconds)),
                 _request_timeout=seconds + 5,
             ):

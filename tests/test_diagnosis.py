@@ -78,3 +78,18 @@ def test_healthy_and_starting_pods_have_no_problems():
 
 def test_terminating_pods_say_so():
     assert pod_phase(pod(phase="Running", deleting=True)) == "Terminating"
+
+
+def test_a_container_running_again_after_a_crash_still_shows_the_crash():
+    last = k.V1ContainerStateTerminated(exit_code=137, reason="OOMKilled")
+    restarted = k.V1ContainerStatus(
+        name="app",
+        image="x",
+        image_id="",
+        ready=True,
+        restart_count=1,
+        state=k.V1ContainerState(running=k.V1ContainerStateRunning()),
+        last_state=k.V1ContainerState(terminated=last),
+    )
+    [problem] = diagnose_pod(pod(restarted, phase="Running"))
+    assert (problem.reason, problem.exit_code, problem.fatal) == ("OOMKilled", 137, False)

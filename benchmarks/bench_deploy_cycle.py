@@ -6,7 +6,8 @@ The real engine runs with the real watcher (watchfiles, debounce 50 ms). Each ru
 examples/hello's www/version.txt in a temporary copy and waits for the cycle to finish.
 detect = file write → cycle start (watcher + debounce); the stages come from the engine's own
 clock. Overhead = total − build − load − rollout wait, i.e. detection, hashing, rendering,
-apply and event delivery. Prints medians; the baseline is the same cycle's build+load+ready.
+apply and event delivery. `ready` includes the rollout's 3 s settle window (kudev/rollout.py:
+a pod that crashes right after starting fails the cycle). Prints medians.
 """
 
 from __future__ import annotations

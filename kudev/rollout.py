@@ -34,6 +34,7 @@ class RolloutWatcher:
         self.cycle = cycle
         self._last_progress: dict[str, tuple[int, int]] = {}
         self._reported: set[tuple[str, str, str]] = set()
+        self._last_problem: dict[str, str] = {}  # workload → latest non-fatal problem
 
     def wait(
         self, applied: list[ObjectRef], timeout_s: float, stop: Callable[[], bool] = lambda: False
@@ -49,8 +50,9 @@ class RolloutWatcher:
                 return
             if time.monotonic() > deadline:
                 names = ", ".join(str(w) for w in pending)
+                why = "; ".join(filter(None, (self._last_problem.get(str(w)) for w in pending)))
                 raise RolloutFailed(
-                    f"{names} not ready after {timeout_s:.0f}s",
+                    f"{names} not ready after {timeout_s:.0f}s" + (f": {why}" if why else ""),
                     "see the pod status above; raise spec.rolloutTimeout if it is just slow",
                 )
             self._wait_for_pod_change(min(2.0, max(0.1, deadline - time.monotonic())))
@@ -94,13 +96,35 @@ class RolloutWatcher:
             self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT
         ).items
         for pod in pods:
-            for problem in diagnose_pod(pod):
+            problems = diagnose_pod(pod) or self._probe_failures(pod)
+            for problem in problems:
                 self._report(pod, problem)
                 if problem.fatal or strict:
                     raise RolloutFailed(
                         f"{ref} failed: {problem.summary(pod.metadata.name)}",
                         _remedy(problem),
                     )
+            self._last_problem[str(ref)] = (
+                problems[0].summary(pod.metadata.name) if problems else ""
+            )
+
+    def _probe_failures(self, pod: Any) -> list[Problem]:
+        """A running pod that is not ready: what its readiness/liveness probes say."""
+        statuses = pod.status.container_statuses or []
+        if pod.status.phase != "Running" or all(s.ready for s in statuses):
+            return []
+        events = self.core.list_namespaced_event(
+            self.namespace,
+            field_selector=f"involvedObject.name={pod.metadata.name},reason=Unhealthy",
+            _request_timeout=API_TIMEOUT,
+        ).items
+        if not events:
+            return []
+        last = max(
+            events, key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp
+        )
+        container = (last.involved_object.field_path or "").partition("{")[2].rstrip("}")
+        return [Problem(container, "ProbeFailed", last.message or "", fatal=False)]
 
     def _report(self, pod: Any, problem: Problem) -> None:
         key = (pod.metadata.name, problem.container, problem.reason)
@@ -228,5 +252,6 @@ def _remedy(problem: Problem) -> str:
         "OOMKilled": "the container ran out of memory: raise resources.limits.memory or use less",
         "CreateContainerConfigError": "a referenced ConfigMap/Secret or key is missing",
         "Unschedulable": "no node fits: check nodeSelector, affinity, taints and requests",
+        "ProbeFailed": "the probe keeps failing: check its path/port/command and the app's logs",
     }
     return remedies.get(problem.reason, "fix the manifest or the image and save again")

@@ -49,11 +49,12 @@ def write_app(
     (root / ".dockerignore").write_text(".kudev.yaml\nmanifests\n")
     port = local_port or free_port()
     spec = textwrap.indent(textwrap.dedent(extra_spec), "  ") if extra_spec else ""
+    timeout = "" if "rolloutTimeout" in extra_spec else "  rolloutTimeout: 90\n"
     (root / ".kudev.yaml").write_text(
         "apiVersion: kudev.io/v1alpha1\nkind: DeploymentConfig\n"
         f"metadata:\n  name: {name}\nspec:\n  imageName: {name}\n"
         f"  namespace: {namespace}\n  replicas: 1\n  localPort: {port}\n"
-        f"  servicePort: 8080\n  rolloutTimeout: 90\n{spec}"
+        f"  servicePort: 8080\n{timeout}{spec}"
     )
     return root
 

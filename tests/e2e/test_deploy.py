@@ -102,6 +102,18 @@ FAILURES = {
         "    resources: {limits: {memory: 16Mi}}\n",
         ("OOMKilled",),
     ),
+    "missing_configmap": (
+        "manifests:\n  - manifests\n",
+        "  containers:\n  - name: app\n    image: IMAGE\n"
+        "    envFrom: [{configMapRef: {name: does-not-exist}}]\n",
+        ("CreateContainerConfigError",),
+    ),
+    "failing_probe": (
+        "manifests:\n  - manifests\nrolloutTimeout: 20\n",
+        "  containers:\n  - name: app\n    image: IMAGE\n"
+        "    readinessProbe: {httpGet: {path: /healthz, port: 9999}, periodSeconds: 1}\n",
+        ("ProbeFailed",),
+    ),
     "unschedulable": (
         "manifests:\n  - manifests\n",
         "  nodeSelector: {kudev-e2e/no-such-node: 'true'}\n"
@@ -203,3 +215,113 @@ def test_non_local_context_is_refused(tmp_path, kubeconfig_path):
     assert result.returncode == 1
     assert "refusing kube context 'prod-eu'" in result.stdout + result.stderr
     assert "--allow-context prod-eu" in result.stdout + result.stderr
+
+
+def test_manifest_only_change_redeploys_without_rebuilding(
+    tmp_path, kubeconfig_path, namespace, monkeypatch, isolated_cache, core_v1
+):
+    name = app_name()
+    root = write_app(tmp_path / name, name, namespace, extra_spec="manifests:\n  - manifests\n")
+    (root / "manifests").mkdir()
+    manifest = root / "manifests" / "app.yaml"
+    pod_spec = "  containers:\n  - name: app\n    image: IMAGE\n"
+    manifest.write_text(deployment_yaml(name, pod_spec))
+    log, changes = EventLog(), ScriptedChanges()
+    engine = engine_for(root, kubeconfig_path, log, changes, monkeypatch, isolated_cache)
+    with RunningEngine(engine):
+        assert log.cycle_finished(1, timeout=180).ok
+        manifest.write_text(deployment_yaml(name, pod_spec).replace("replicas: 1", "replicas: 2"))
+        changes.send(manifest)
+        assert log.cycle_finished(2, timeout=180).ok
+    stages = {(e.cycle, e.stage): e for e in log.of(ev.StageFinished)}
+    assert stages[(2, "build")].skipped and not stages[(1, "build")].skipped
+    rebuilt = [e for e in log.of(ev.BuildOutput) if e.cycle == 2 and e.stream != "loader"]
+    assert not rebuilt, "cycle 2 ran a build"
+    from kubernetes import client
+
+    apps = client.AppsV1Api(core_v1.api_client)
+    assert apps.read_namespaced_deployment(name, namespace).spec.replicas == 2
+
+
+def test_a_taken_local_port_is_a_clear_error_and_the_loop_goes_on(
+    tmp_path, kubeconfig_path, namespace, monkeypatch, isolated_cache
+):
+    import socket
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        name = app_name()
+        root = write_app(tmp_path / name, name, namespace, local_port=port)
+        log, changes = EventLog(), ScriptedChanges()
+        engine = engine_for(root, kubeconfig_path, log, changes, monkeypatch, isolated_cache)
+        with RunningEngine(engine):
+            error = log.wait_for(lambda e: isinstance(e, ev.ErrorReported), timeout=180)
+            assert error.cause == f"local port {port} is already in use"
+            assert "localPort" in error.remedy
+            assert log.cycle_finished(1, timeout=180).ok
+    finally:
+        blocker.close()
+
+
+def run_until_ready_then_signal(root: Path, kubeconfig: Path, sig, *extra: str):
+    import os
+    import signal as _signal  # noqa: F401 - the caller passes signal.SIGINT/SIGTERM
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kudev", "-C", str(root), "--headless", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if "all workloads ready" in line:
+            break
+    proc.send_signal(sig)
+    try:
+        rest, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("kudev did not stop within 30 s of the signal") from None
+    return proc.returncode, "".join(lines) + rest
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_the_app_running(
+    tmp_path, kubeconfig_path, namespace, core_v1
+):
+    import signal
+
+    from kubernetes import client
+
+    name = app_name()
+    root = write_app(tmp_path / name, name, namespace)
+    code, output = run_until_ready_then_signal(root, kubeconfig_path, signal.SIGINT)
+    assert code == 0, output
+    assert "Traceback" not in output
+    apps = client.AppsV1Api(core_v1.api_client)
+    assert apps.read_namespaced_deployment(name, namespace).status.ready_replicas == 1
+
+
+def test_sigterm_with_cleanup_deletes_what_kudev_applied(
+    tmp_path, kubeconfig_path, namespace, core_v1
+):
+    import signal
+
+    from kubernetes import client
+
+    name = app_name()
+    root = write_app(tmp_path / name, name, namespace)
+    code, output = run_until_ready_then_signal(root, kubeconfig_path, signal.SIGTERM, "--cleanup")
+    assert code == 0, output
+    assert "cleaned up" in output
+    apps = client.AppsV1Api(core_v1.api_client)
+    assert name not in {d.metadata.name for d in apps.list_namespaced_deployment(namespace).items}

@@ -1,0 +1,358 @@
+"""What the dashboard knows, folded from the event stream. Plain Python: no Textual here.
+
+`SessionState.apply(event)` is the only way in; widgets read the state and never the events,
+so a snapshot test and the live app show the same thing for the same stream.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kudev import events as ev
+
+STRIP_STAGES = ("hash", "build", "load", "apply", "ready")
+MAX_CYCLES = 100
+MAX_BUILD_LINES = 5_000  # per cycle
+MAX_POD_LOG_LINES = 200  # per pod, for the pod detail screen
+
+# Classic builder: "Step 2/3 : COPY x /y". BuildKit: "#7 [2/3] COPY x /y" and "#7 ERROR: …".
+_CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : ")
+_BUILDKIT_STEP = re.compile(r"^#(\d+) (\[[^\]]*\] .*)$")
+_BUILDKIT_ERROR = re.compile(r"^#(\d+) ERROR: ")
+_FAILED_AT = re.compile(r"^build failed at (Step \d+/\d+ : .+?|\[[^\]]*\] .+?|.+?): ")
+
+_STAGE_PHASE = {
+    "detect": "deploying",
+    "hash": "building",
+    "build": "building",
+    "load": "loading",
+    "apply": "deploying",
+    "ready": "deploying",
+}
+
+
+@dataclass
+class StageRecord:
+    status: str = "pending"  # pending, running, done, skipped, failed
+    seconds: float = 0.0
+    detail: str = ""
+    did_work: bool = False  # one image's real build outweighs another's skip
+
+
+@dataclass(frozen=True)
+class BuildLine:
+    """A line of a cycle's transcript: build output, or kudev's own note about a stage."""
+
+    text: str
+    kind: str  # out, step, error, loader, note, ok, fail
+    seq: int  # position in the cycle's transcript since it began (survives trimming)
+
+
+@dataclass
+class CycleRecord:
+    cycle: int
+    reason: str
+    changed: tuple[str, ...] = ()
+    changed_total: int = 0
+    started: float = 0.0
+    stages: dict[str, StageRecord] = field(
+        default_factory=lambda: {s: StageRecord() for s in STRIP_STAGES}
+    )
+    tags: dict[str, str] = field(default_factory=dict)
+    result: str = "running"  # running, ok, failed, cancelled
+    seconds: float | None = None
+    error: str = ""
+    failed_step: str = ""
+    failed_step_seq: int | None = None
+    lines: deque[BuildLine] = field(default_factory=lambda: deque(maxlen=MAX_BUILD_LINES))
+    line_total: int = 0
+    _steps: dict[str, BuildLine] = field(default_factory=dict, repr=False)
+    _last_step: BuildLine | None = field(default=None, repr=False)
+
+    def add_line(self, text: str, kind: str) -> BuildLine:
+        line = BuildLine(text, kind, self.line_total)
+        self.line_total += 1
+        self.lines.append(line)
+        return line
+
+    def add_build_output(self, text: str, stream: str) -> None:
+        buildkit = _BUILDKIT_STEP.match(text)
+        if stream == "error":
+            kind = "error"
+        elif stream == "loader":
+            kind = "loader"
+        elif buildkit or _CLASSIC_STEP.match(text):
+            kind = "step"
+        else:
+            kind = "out"
+        line = self.add_line(text, kind)
+        if buildkit:
+            self._steps[buildkit.group(1)] = line
+        elif kind == "step":
+            self._last_step = line
+        if kind == "error" and not self.failed_step:
+            self._note_failed_step(text)
+
+    def _note_failed_step(self, error_text: str) -> None:
+        failed = _BUILDKIT_ERROR.match(error_text)
+        step = self._steps.get(failed.group(1)) if failed else self._last_step
+        if step is not None:
+            self.failed_step = _BUILDKIT_STEP.sub(r"\2", step.text)
+            self.failed_step_seq = step.seq
+
+    @property
+    def running_stage(self) -> str:
+        running = [s for s, r in self.stages.items() if r.status == "running"]
+        return running[-1] if running else ""
+
+    @property
+    def finished(self) -> bool:
+        return self.result != "running"
+
+
+@dataclass
+class SessionState:
+    project: str = ""
+    root: str = ""
+    images: tuple[str, ...] = ()
+    context: str = ""
+    cluster_kind: str = ""
+    namespace: str = ""
+    server: str = ""
+    loader: str = ""
+    build_only: bool = False
+    watching: bool | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    cycles: deque[CycleRecord] = field(default_factory=lambda: deque(maxlen=MAX_CYCLES))
+    error: ev.ErrorReported | None = None
+    errors_since_ok: int = 0
+    pods: tuple[ev.PodRow, ...] = ()
+    diagnoses: dict[str, dict[str, ev.PodDiagnosis]] = field(default_factory=dict)
+    pod_logs: dict[str, deque[ev.LogLine]] = field(default_factory=dict)
+    rollout: ev.RolloutProgress | None = None
+    port_forwards: dict[int, ev.PortForwardState] = field(default_factory=dict)
+    engine_stopped: str = ""  # why the engine is no longer running ("" while it runs)
+    stopping: bool = False
+    _previous_pods: frozenset[str] = field(default=frozenset(), repr=False)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def current(self) -> CycleRecord | None:
+        return self.cycles[-1] if self.cycles else None
+
+    @property
+    def previous(self) -> CycleRecord | None:
+        return self.cycles[-2] if len(self.cycles) > 1 else None
+
+    def cycle(self, number: int) -> CycleRecord | None:
+        for record in reversed(self.cycles):
+            if record.cycle == number:
+                return record
+        return None
+
+    @property
+    def phase(self) -> str:
+        """watching · building · loading · deploying · ready · failed (and a few edges)."""
+        if self.stopping:
+            return "stopping"
+        if self.engine_stopped:
+            return "stopped"
+        record = self.current
+        if record is None:
+            return "starting" if self.watching is None else "watching"
+        if record.result == "running":
+            return _STAGE_PHASE.get(record.running_stage, "building")
+        return {"ok": "ready", "failed": "failed"}.get(record.result, "watching")
+
+    def pod(self, name: str) -> ev.PodRow | None:
+        return next((p for p in self.pods if p.name == name), None)
+
+    def relative(self, path: str) -> str:
+        """A changed path as the person knows it: relative to the project when inside it."""
+        if self.root and (path == self.root or path.startswith(self.root.rstrip("/") + "/")):
+            return os.path.relpath(path, self.root)
+        return path
+
+    # -- folding events in --------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def add_logs(self, lines: Iterable[ev.LogLine]) -> None:
+        for line in lines:
+            buffer = self.pod_logs.get(line.pod)
+            if buffer is None:
+                buffer = self.pod_logs[line.pod] = deque(maxlen=MAX_POD_LOG_LINES)
+            buffer.append(line)
+
+    def _on_LogLine(self, event: ev.LogLine) -> None:
+        self.add_logs((event,))
+
+    def _on_SessionStarted(self, event: ev.SessionStarted) -> None:
+        self.project, self.root, self.images = event.project, event.root, event.images
+        self.context = event.context or self.context
+        self.cluster_kind = event.cluster or self.cluster_kind
+
+    def _on_ClusterConnected(self, event: ev.ClusterConnected) -> None:
+        self.context, self.cluster_kind = event.context, event.cluster_kind
+        self.server, self.namespace, self.loader = event.server, event.namespace, event.loader
+
+    def _on_WatchState(self, event: ev.WatchState) -> None:
+        self.watching = event.watching
+
+    def _on_CycleStarted(self, event: ev.CycleStarted) -> None:
+        record = CycleRecord(
+            cycle=event.cycle,
+            reason=event.reason,
+            changed=event.changed,
+            changed_total=event.changed_total,
+            started=event.ts,
+        )
+        why = ", ".join(self.relative(p) for p in event.changed[:3])
+        more = event.changed_total - min(3, len(event.changed))
+        record.add_line(
+            f"cycle {event.cycle}: {event.reason}"
+            + (f" ({why}{f' and {more} more' if more > 0 else ''})" if why else ""),
+            "note",
+        )
+        self.cycles.append(record)
+        self.rollout = None
+
+    def _on_StageStarted(self, event: ev.StageStarted) -> None:
+        record = self._record(event.cycle)
+        stage = record.stages.setdefault(event.stage, StageRecord())
+        if stage.status != "failed":
+            stage.status = "running"
+
+    def _on_StageFinished(self, event: ev.StageFinished) -> None:
+        record = self._record(event.cycle)
+        stage = record.stages.setdefault(event.stage, StageRecord())
+        stage.seconds += event.seconds
+        stage.detail = event.detail or stage.detail
+        stage.did_work |= event.ok and not event.skipped
+        if not event.ok:
+            stage.status = "failed"
+        elif stage.status != "failed":
+            stage.status = "done" if stage.did_work else "skipped"
+        if event.stage != "hash":
+            record.add_line(_stage_note(event), _stage_kind(event))
+
+    def _on_BuildOutput(self, event: ev.BuildOutput) -> None:
+        self._record(event.cycle).add_build_output(event.line, event.stream)
+
+    def _on_ImageReady(self, event: ev.ImageReady) -> None:
+        self.tags[event.image] = event.tag
+        self._record(event.cycle).tags[event.image] = event.tag
+
+    def _on_CycleFinished(self, event: ev.CycleFinished) -> None:
+        record = self._record(event.cycle)
+        record.result = "cancelled" if event.cancelled else "ok" if event.ok else "failed"
+        record.seconds = event.seconds
+        for name, seconds in event.stages.items():
+            record.stages.setdefault(name, StageRecord()).seconds = seconds
+        for stage in record.stages.values():
+            if stage.status == "running":
+                stage.status = "failed" if record.result == "failed" else "pending"
+        outcome = {"ok": "ok", "failed": "FAILED", "cancelled": "cancelled (newer change)"}
+        record.add_line(
+            f"cycle {event.cycle} {outcome[record.result]} in {event.seconds:.2f}s",
+            "ok" if event.ok else "note" if event.cancelled else "fail",
+        )
+        if event.ok:
+            self.error = None
+            self.errors_since_ok = 0
+
+    def _on_ErrorReported(self, event: ev.ErrorReported) -> None:
+        self.error = event
+        self.errors_since_ok += 1
+        record = self.cycle(event.cycle) if event.cycle else None
+        if record is None:
+            return
+        record.error = event.cause
+        if not record.failed_step and (at := _FAILED_AT.match(event.cause)):
+            record.failed_step = at.group(1)
+        record.add_line(f"error: {event.cause}", "fail")
+        if event.remedy:
+            record.add_line(f"  hint: {event.remedy}", "note")
+
+    def _on_PodsChanged(self, event: ev.PodsChanged) -> None:
+        names = frozenset(p.name for p in event.pods)
+        keep = names | self._previous_pods  # log lines may name a pod a snapshot before it
+        for table in (self.diagnoses, self.pod_logs):
+            for gone in [n for n in table if n not in keep]:
+                del table[gone]
+        self._previous_pods = names
+        self.pods = event.pods
+
+    def _on_PodDiagnosis(self, event: ev.PodDiagnosis) -> None:
+        containers = self.diagnoses.setdefault(event.pod, {})
+        before = containers.get(event.container)
+        containers[event.container] = event
+        if before is not None and before.reason == event.reason:
+            return
+        record = self.cycle(event.cycle) if event.cycle else self.current
+        if record is not None:
+            code = f" (exit {event.exit_code})" if event.exit_code is not None else ""
+            record.add_line(f"pod {event.pod}: {event.reason}{code}: {event.message}", "fail")
+
+    def _on_RolloutProgress(self, event: ev.RolloutProgress) -> None:
+        self.rollout = event
+
+    def _on_PortForwardState(self, event: ev.PortForwardState) -> None:
+        self.port_forwards[event.local] = event
+
+    def _record(self, cycle: int) -> CycleRecord:
+        """The cycle's record; made up when its start was not seen (a dropped or late event)."""
+        record = self.cycle(cycle)
+        if record is None:
+            record = CycleRecord(cycle=cycle, reason="?")
+            self.cycles.append(record)
+        return record
+
+
+def _stage_note(event: ev.StageFinished) -> str:
+    status = "failed" if not event.ok else "skipped" if event.skipped else "done"
+    image = f" {event.image}" if event.image else ""
+    detail = f": {event.detail}" if event.detail else ""
+    return f"{event.stage}{image} {status} in {event.seconds:.2f}s{detail}"
+
+
+def _stage_kind(event: ev.StageFinished) -> str:
+    return "fail" if not event.ok else "note" if event.skipped else "ok"
+
+
+def pod_health(pod: ev.PodRow) -> str:
+    """ok, pending, failing or gone: what colour a pod gets."""
+    if pod.phase == "Terminating" or pod.phase == "Succeeded":
+        return "gone"
+    if pod.reason or pod.phase in ("Failed", "Unknown"):
+        return "failing"
+    ready, _, total = pod.ready.partition("/")
+    if pod.phase == "Running" and ready == total and total not in ("", "0"):
+        return "ok"
+    return "pending"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def format_age(seconds: float) -> str:
+    """kubectl's style: 45s, 3m, 2h, 4d."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -8,6 +8,7 @@ hashing incoming changes, and cancels that build the moment its content is outda
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -221,13 +222,22 @@ class Engine:
         if str(self.project.config.path) in paths:
             self._reload_config()
         started = time.monotonic()
+        # An editor's temp file, created and removed within one batch, is no trigger to name.
+        listed = {p for p in paths if os.path.lexists(p) or self._was_tracked(p)}
         changed = False
         for state in self._images:
             changed |= state.context.update(p for p in paths if _inside(p, state.context.root))
         self._pending.hash_seconds += time.monotonic() - started
         if changed or self._pending.config_changed or self._touches_manifests(paths):
-            self._pending.paths |= paths
+            self._pending.paths |= listed
         # else: saved without a change Docker would see (a touch, an identical write)
+
+    def _was_tracked(self, path: str) -> bool:
+        for state in self._images:
+            rel = state.context.relative(path)
+            if rel is not None and state.context.tree.get(rel) is not None:
+                return True
+        return self._touches_manifests({path})
 
     def _touches_manifests(self, paths: set[str]) -> bool:
         manifests = [str(m) for m in self.project.config.manifests]

@@ -184,3 +184,17 @@ def test_connect_reports_missing_socket(monkeypatch, tmp_path):
     with pytest.raises(DockerUnavailable) as info:
         connect()
     assert "socket not found" in info.value.cause
+
+
+def test_a_temp_file_that_came_and_went_is_not_named_as_a_trigger(simple):
+    changes = ScriptedChanges()
+    log = EventLog()
+    engine = Engine(simple, build_only(), log, change_source=changes)
+    with RunningEngine(engine):
+        log.cycle_finished(1)
+        main = simple.config.root / "main.txt"
+        main.write_text("v2\n")  # e.g. `sed -i` writes a temp file, then renames it over
+        changes.send(main, simple.config.root / "sedAb12Cd")
+        assert log.cycle_finished(2).ok
+    started = [e for e in log.of(ev.CycleStarted) if e.cycle == 2][0]
+    assert started.changed == (str(main),)

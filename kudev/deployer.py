@@ -140,6 +140,11 @@ class KubeDeployer:
         for forwarder in self._forwards:
             forwarder.retarget()
 
+    def describe_pod(self, pod: str) -> Any:
+        from kudev.pod_details import KubePodDetails
+
+        return KubePodDetails(self.api_client, self.namespace).describe(pod)
+
     def stop(self, cleanup: bool = False) -> None:
         """Stop streams and forwards; delete what kudev applied only when asked to."""
         for forwarder in self._forwards:

@@ -95,6 +95,7 @@ class Engine:
         self._watch_stop = threading.Event()
         self._change_source = change_source or self._default_change_source
         self._deployer: Deployer | None = None
+        self.pod_details = _EnginePodDetails(self)  # the dashboard's pod detail hook
         self._deployer_factory = deployer_factory or _kube_deployer
         self._docker_connect = docker_connect
         self._delivery_factory = delivery_factory or self._default_delivery
@@ -616,6 +617,19 @@ class Engine:
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
             self._sink(event)
+
+
+class _EnginePodDetails:
+    """Describes pods through whichever deployer the engine has now (none before connecting)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def describe(self, pod: str) -> Any:
+        describe = getattr(self.engine._deployer, "describe_pod", None)
+        if describe is None:
+            raise KudevError("not connected to a cluster", "details appear once kudev deploys")
+        return describe(pod)
 
 
 def _kube_deployer(

@@ -67,6 +67,10 @@ def test_redeploy_follows_logs_and_port_forward_to_the_new_pod(
         log.wait_for(lambda e: isinstance(e, ev.LogLine) and e.line == "serving v1", 60)
         log.wait_for(lambda e: isinstance(e, ev.PortForwardState) and e.active, 60)
         assert http_get(port) == "hello v1\n"
+        first_pod = next(e.pod for e in log.of(ev.LogLine) if e.line == "serving v1")
+        detail = engine.pod_details.describe(first_pod)  # what the pod detail screen shows
+        assert [(c.name, c.state) for c in detail.containers] == [(name, "running")]
+        assert {"Scheduled", "Started"} <= {e.reason for e in detail.events}
         for rel, text in (("www/index.html", "hello v2\n"), ("www/version.txt", "v2\n")):
             (root / rel).write_text(text)
         changes.send(root / "www" / "index.html", root / "www" / "version.txt")

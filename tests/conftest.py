@@ -46,3 +46,27 @@ def cleanup_images(docker_client):
         for tag in image.tags:
             if any(tag.startswith(n + ":") for n in names):
                 docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture
+def stand_in_api():
+    """Starts tests/fakebin/kube-api, a stand-in API server answering the few requests the
+    cluster code makes; returns a starter that gives each server's port."""
+    import subprocess
+    import sys
+
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> int:
+        script = Path(__file__).parent / "fakebin" / "kube-api"
+        proc = subprocess.Popen(
+            [sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        return int(proc.stdout.readline())
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()

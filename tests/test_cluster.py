@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -271,25 +269,16 @@ def test_cluster_from_kubeconfig_uses_minikube_extension(tmp_path: Path) -> None
 
 
 @pytest.fixture
-def kube_api(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+def kube_api(tmp_path: Path, stand_in_api: Callable[..., int]) -> Callable[..., Path]:
     """Starts the stand-in API server; returns a kubeconfig (context "kind-dev") for it."""
-    procs: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> Path:
-        proc = subprocess.Popen(
-            [sys.executable, str(FAKEBIN / "kube-api"), *args], stdout=subprocess.PIPE, text=True
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        port = stand_in_api(*args)
         return kubeconfig(
             tmp_path / f"kubeconfig-{port}", {"kind-dev": f"http://127.0.0.1:{port}"}, "kind-dev"
         )
 
-    yield start
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+    return start
 
 
 REGISTRY_YAML = """\

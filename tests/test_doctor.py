@@ -6,7 +6,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,22 +31,9 @@ def write_kubeconfig(path: Path, context: str, server: str) -> str:
 
 
 @pytest.fixture
-def kube_api(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Starts tests/fakebin/kube-api; returns the server URL."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> str:
-        proc = subprocess.Popen(
-            [sys.executable, str(FAKEBIN / "kube-api"), *args], stdout=subprocess.PIPE, text=True
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        return f"http://127.0.0.1:{int(proc.stdout.readline())}"
-
-    yield start
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+def kube_api(stand_in_api: Callable[..., int]) -> Callable[..., str]:
+    """Starts the stand-in API server; returns its URL."""
+    return lambda *args: f"http://127.0.0.1:{stand_in_api(*args)}"
 
 
 @pytest.fixture

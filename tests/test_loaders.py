@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import time
 import urllib.request
@@ -434,17 +433,11 @@ def test_already_loaded_matches_normalised_node_names() -> None:
 
 
 @pytest.fixture
-def kube_api(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Starts tests/fakebin/kube-api; returns a kubeconfig path for it."""
-    procs: list[subprocess.Popen[str]] = []
+def kube_api(tmp_path: Path, stand_in_api: Callable[..., int]) -> Callable[..., str]:
+    """Starts the stand-in API server; returns a kubeconfig path for it."""
 
     def start(*args: str) -> str:
-        proc = subprocess.Popen(
-            [sys.executable, str(FAKEBIN / "kube-api"), *args], stdout=subprocess.PIPE, text=True
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        port = stand_in_api(*args)
         path = tmp_path / f"kubeconfig-{port}"
         path.write_text(
             f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
@@ -454,10 +447,7 @@ def kube_api(tmp_path: Path) -> Iterator[Callable[..., str]]:
         )
         return str(path)
 
-    yield start
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+    return start
 
 
 def test_images_on_nodes_are_those_every_node_reports(kube_api: Callable[..., str]) -> None:

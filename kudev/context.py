@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kudev.dockerignore import MatchInfo, PatternMatcher, read_ignore_file
+from kudev.dockerignore import FolderDecisions, MatchInfo, PatternMatcher, read_ignore_file
 
 HASH_VERSION = b"kudev-context-v1"
 CACHE_VERSION = 1
@@ -289,7 +289,7 @@ class BuildContext:
         self.cache = DigestCache(cache_path)
         self.tree = ContextTree()
         self.matcher = PatternMatcher([])
-        self._folder_state: dict[str, tuple[bool, bool, MatchInfo]] = {}
+        self._folders = FolderDecisions(self.matcher)
         self._dockerfile_digest = b""
 
     # -- patterns ---------------------------------------------------------------------------
@@ -299,7 +299,7 @@ class BuildContext:
 
     def _reload_patterns(self) -> None:
         self.matcher = PatternMatcher(self.patterns())
-        self._folder_state.clear()
+        self._folders = FolderDecisions(self.matcher)
 
     def dockerfile_in_context(self) -> str | None:
         """The Dockerfile's path inside the context, or None when it lies outside."""
@@ -362,17 +362,13 @@ class BuildContext:
             except FileNotFoundError:
                 continue
             if is_dir:
-                self._folder_state[rel] = (excluded, self._pruned(rel, excluded), child_info)
-                if excluded and not self.matcher.may_reinclude_below(rel):
+                if self._folders.record(rel, excluded, child_info):
                     continue
                 if not excluded:
                     self.tree.put_folder(rel)
                 yield from self._walk(entry.path, rel + "/", child_info, stat_files)
             elif wanted and not excluded:
                 yield _Candidate(rel, entry.path, st)
-
-    def _pruned(self, rel: str, excluded: bool) -> bool:
-        return excluded and not self.matcher.may_reinclude_below(rel)
 
     def _hash_candidates(self, candidates: Iterable[_Candidate]) -> bool:
         changed = False
@@ -415,7 +411,7 @@ class BuildContext:
 
     def _update_one(self, rel: str) -> None:
         path = os.path.join(self.root, rel)
-        state = self._parent_state(rel)
+        state = self._folders.parent_info(rel)
         if state is None:  # below a folder Docker skips entirely
             return
         excluded, info = self.matcher.matches(rel, state)
@@ -429,8 +425,7 @@ class BuildContext:
             # A folder moved in (or replaced) may be reported without its files: rescan it;
             # the digest cache keeps that to a stat per unchanged file.
             self.tree.remove(rel)
-            self._folder_state[rel] = (excluded, self._pruned(rel, excluded), info)
-            if not self._pruned(rel, excluded):
+            if not self._folders.record(rel, excluded, info):
                 if not excluded:
                     self.tree.put_folder(rel)
                 self._hash_candidates(list(self._walk(path, rel + "/", info)))
@@ -444,24 +439,7 @@ class BuildContext:
         prefix = rel + "/"
         for key in [k for k in self.cache.entries if k == rel or k.startswith(prefix)]:
             self.cache.forget(key)
-        for key in [k for k in self._folder_state if k == rel or k.startswith(prefix)]:
-            del self._folder_state[key]
-
-    def _parent_state(self, rel: str) -> MatchInfo | None:
-        """MatchInfo of rel's parent folder, or None if Docker would never walk into it."""
-        parts = rel.split("/")[:-1]
-        info = MatchInfo()
-        for i in range(len(parts)):
-            folder = "/".join(parts[: i + 1])
-            state = self._folder_state.get(folder)
-            if state is None:
-                excluded, child_info = self.matcher.matches(folder, info)
-                state = (excluded, self._pruned(folder, excluded), child_info)
-                self._folder_state[folder] = state
-            if state[1]:
-                return None
-            info = state[2]
-        return info
+        self._folders.forget_below(rel)
 
     # -- results ----------------------------------------------------------------------------
 

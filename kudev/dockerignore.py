@@ -213,3 +213,42 @@ def _any_parent_matches(pattern: Pattern, path: str) -> bool:
         return False
     parts = parent.split("/")
     return any(pattern.match("/".join(parts[: i + 1])) for i in range(len(parts)))
+
+
+class FolderDecisions:
+    """What walking a context like the docker CLI decides per folder: whether Docker skips it
+    (excluded, and no exception names anything below it), and the MatchInfo its entries get.
+
+    Cached per folder, so a single changed path is judged without rewalking the tree.
+    """
+
+    def __init__(self, matcher: PatternMatcher) -> None:
+        self.matcher = matcher
+        self._folders: dict[str, tuple[bool, MatchInfo]] = {}
+
+    def record(self, folder: str, excluded: bool, info: MatchInfo) -> bool:
+        """Remember a folder's result from matcher.matches(); returns whether it is skipped."""
+        skipped = excluded and not self.matcher.may_reinclude_below(folder)
+        self._folders[folder] = (skipped, info)
+        return skipped
+
+    def parent_info(self, rel: str) -> MatchInfo | None:
+        """MatchInfo of rel's parent folder, or None if Docker never walks into it."""
+        parts = rel.split("/")[:-1]
+        info = MatchInfo()
+        for i in range(len(parts)):
+            folder = "/".join(parts[: i + 1])
+            state = self._folders.get(folder)
+            if state is None:
+                excluded, child = self.matcher.matches(folder, info)
+                self.record(folder, excluded, child)
+                state = self._folders[folder]
+            if state[0]:
+                return None
+            info = state[1]
+        return info
+
+    def forget_below(self, rel: str) -> None:
+        prefix = rel + "/"
+        for key in [k for k in self._folders if k == rel or k.startswith(prefix)]:
+            del self._folders[key]

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from kudev.dockerignore import MatchInfo, PatternMatcher, read_ignore_file
+from kudev.dockerignore import FolderDecisions, PatternMatcher, read_ignore_file
 from kudev.errors import KudevError
 
 ChangeSource = Callable[[list[Path], Callable[[str], bool], threading.Event], Iterable[set[str]]]
@@ -38,7 +38,7 @@ class ContextFilter:
 
     def _reload(self) -> None:
         self.matcher = PatternMatcher(read_ignore_file(Path(self.ignore_file)) + self.extra)
-        self._folders: dict[str, tuple[bool, MatchInfo]] = {}
+        self._folders = FolderDecisions(self.matcher)
 
     def owns(self, path: str) -> bool:
         return path == str(self.root) or path.startswith(str(self.root) + os.sep)
@@ -48,7 +48,7 @@ class ContextFilter:
             self._reload()
             return True
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")
-        info = self._parent_info(rel)
+        info = self._folders.parent_info(rel)
         if info is None:
             return False
         excluded, _ = self.matcher.matches(rel, info)
@@ -56,21 +56,6 @@ class ContextFilter:
             return True
         # An excluded folder still matters if an exception may re-include something below.
         return self.matcher.may_reinclude_below(rel)
-
-    def _parent_info(self, rel: str) -> MatchInfo | None:
-        parts = rel.split("/")[:-1]
-        info = MatchInfo()
-        for i in range(len(parts)):
-            folder = "/".join(parts[: i + 1])
-            state = self._folders.get(folder)
-            if state is None:
-                excluded, child = self.matcher.matches(folder, info)
-                pruned = excluded and not self.matcher.may_reinclude_below(folder)
-                state = self._folders[folder] = (pruned, child)
-            if state[0]:
-                return None
-            info = state[1]
-        return info
 
 
 class WatchFilter:

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kudev.build import ImageBuilder, write_context_tar
-from kudev.context import BuildContext
-from kudev.docker_client import connect
+from kudev.build.classic import ImageBuilder, write_context_tar
+from kudev.build.docker_client import connect
+from kudev.sources.context import BuildContext
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hello"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kudev import events as ev
 from kudev.config import WatchSpec, load_config
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
 
@@ -97,8 +97,8 @@ def main() -> None:
     finally:
         engine.stop()
         thread.join()
-        from kudev.cluster import api_client_for
-        from kudev.deploy import Applier
+        from kudev.cluster.detect import api_client_for
+        from kudev.deploy.apply import Applier
 
         Applier(api_client_for(None, None), config.name, args.namespace).down()
         shutil.rmtree(work.parent)

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_tree import generate  # noqa: E402
 
-from kudev.context import BuildContext  # noqa: E402
+from kudev.sources.context import BuildContext  # noqa: E402
 
 
 def cold_kudev(root: Path) -> float:

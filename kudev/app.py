@@ -23,11 +23,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from kudev import events as ev
 from kudev import exit_codes
+from kudev.deploy.pod_details import PodDetailSource
 from kudev.project import Project
 from kudev.screens.dashboard import DashboardScreen, FeedPending
 from kudev.screens.feed import EventFeed
 from kudev.screens.help import PALETTE
-from kudev.screens.pod_source import PodDetailSource
 from kudev.screens.state import SessionState
 from kudev.session import SessionOptions
 
@@ -49,7 +49,7 @@ EngineFactory = Callable[[Project, SessionOptions, ev.EventSink], EngineLike]
 
 
 def _default_engine(project: Project, options: SessionOptions, sink: ev.EventSink) -> EngineLike:
-    from kudev.engine import Engine
+    from kudev.engine.loop import Engine
 
     return Engine(project, options, sink)
 

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 
 from kudev import exit_codes
@@ -164,9 +165,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from kudev.cluster import api_client_for, cluster_from_kubeconfig
-    from kudev.delivery import check_context_allowed
-    from kudev.deploy import Applier
+    from kudev.cluster.delivery import check_context_allowed
+    from kudev.cluster.detect import api_client_for, cluster_from_kubeconfig
+    from kudev.deploy.apply import Applier
     from kudev.project import load_project
 
     config = load_project(Path.cwd(), args.config_file).config
@@ -219,9 +220,9 @@ def _hash(args: argparse.Namespace) -> int:
 
 
 def _utc_now():  # type: ignore[no-untyped-def]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kudev.cluster import (
+from kudev.cluster.detect import (
     ClusterInfo,
     KubeContext,
     api_client_for,
@@ -21,9 +21,9 @@ from kudev.cluster import (
     find_local_registry,
     load_kube_context,
 )
+from kudev.cluster.loaders import INSTALL_HINTS, loader_for
 from kudev.config import ClusterSpec
 from kudev.errors import KudevError
-from kudev.loaders import INSTALL_HINTS, loader_for
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 BUILDKIT_MIN_API = (1, 39)
@@ -110,7 +110,7 @@ def _buildkit_check(client: Any, api: str) -> Check:
             "upgrade Docker to 18.09 or later",
             required=False,
         )
-    from kudev.buildkit import find_buildkit_cli
+    from kudev.build.buildkit import find_buildkit_cli
 
     cli = find_buildkit_cli()
     if cli is None:

@@ -129,7 +129,7 @@ def run_headless(
     project: Project, options: SessionOptions, json_lines: bool, out: TextIO | None = None
 ) -> int:
     """Run the engine until Ctrl-C/SIGTERM (or one cycle with --once)."""
-    from kudev.engine import Engine
+    from kudev.engine.loop import Engine
 
     printer = HeadlessPrinter(out or sys.stdout, json_lines)
     engine = Engine(project, options, printer)

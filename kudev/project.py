@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kudev.config import CONFIG_NAMES, Config, ImageSpec
-from kudev.context import BuildContext, default_cache_dir
 from kudev.errors import ConfigError
+from kudev.sources.context import BuildContext, default_cache_dir
 
 
 @dataclass(frozen=True)

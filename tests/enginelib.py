@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kudev import events as ev
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 
 
 class ScriptedChanges:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kudev.cluster import (
+from kudev.cluster.detect import (
     ClusterInfo,
     api_client_for,
     cluster_from_kubeconfig,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kudev.cluster import ClusterInfo
+from kudev.cluster.delivery import check_context_allowed
+from kudev.cluster.detect import ClusterInfo
 from kudev.config import Config, ImageSpec
-from kudev.delivery import check_context_allowed
 from kudev.errors import ClusterError
 
 CONFIG = Config(

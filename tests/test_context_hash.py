@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from kudev.context import BuildContext, content_tag
+from kudev.sources.context import BuildContext, content_tag
 
 
 def tree(root: Path, files: dict[str, str], ignore: str = "") -> Path:
@@ -92,7 +92,7 @@ def test_build_arg_boundaries_are_unambiguous(tmp_path):
 
 def test_tag_format(tmp_path):
     assert content_tag("0123456789abcdef") == "kudev-01234567"
-    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert content_tag("0123456789abcdef", stamp) == "kudev-01234567-20260102-030405"
 
 
@@ -161,7 +161,7 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
     first.cache.save()
     (root / "f3.txt").write_text("changed")
     reads: list[str] = []
-    import kudev.context as context_module
+    import kudev.sources.context as context_module
 
     real = context_module._file_digest
     monkeypatch.setattr(context_module, "_file_digest", lambda p: reads.append(p) or real(p))
@@ -172,7 +172,7 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
 
 
 def test_parallel_readers_give_the_same_digest_as_serial(tmp_path, monkeypatch):
-    import kudev.context as context_module
+    import kudev.sources.context as context_module
 
     root = tree(
         tmp_path / "p", {f"d{i % 7}/f{i}.txt": str(i) * i for i in range(60)}, ignore="d3\n"

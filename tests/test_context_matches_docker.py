@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kudev.build import ImageBuilder
-from kudev.buildkit import CliBuildKitBuilder, find_buildkit_cli
-from kudev.context import BuildContext
+from kudev.build.buildkit import CliBuildKitBuilder, find_buildkit_cli
+from kudev.build.classic import ImageBuilder
+from kudev.sources.context import BuildContext
 from tests.dockerlib import cli_build, docker_clis, exported_paths, unique_name
 
 pytestmark = pytest.mark.docker

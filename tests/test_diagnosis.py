@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes import client as k
 
-from kudev.diagnosis import diagnose_pod, pod_phase, waiting_reason
+from kudev.deploy.diagnosis import diagnose_pod, pod_phase, waiting_reason
 
 
 def pod(*statuses, conditions=None, phase="Pending", deleting=False) -> k.V1Pod:

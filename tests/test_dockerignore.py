@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kudev.dockerignore import MatchInfo, PatternMatcher, clean, read_patterns
 from kudev.errors import KudevError
+from kudev.sources.dockerignore import MatchInfo, PatternMatcher, clean, read_patterns
 
 
 def excluded(patterns: list[str], path: str) -> bool:

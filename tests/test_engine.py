@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from kudev import events as ev
-from kudev.buildkit import find_buildkit_cli
+from kudev.build.buildkit import find_buildkit_cli
+from kudev.build.docker_client import connect
 from kudev.config import Config, ImageSpec
-from kudev.docker_client import connect
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.dockerlib import unique_name

@@ -5,29 +5,30 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-CORE = [
-    "kudev.engine",
-    "kudev.context",
-    "kudev.dockerignore",
-    "kudev.build",
-    "kudev.buildkit",
-    "kudev.config",
-    "kudev.cluster",
-    "kudev.loaders",
-    "kudev.delivery",
-    "kudev.watch",
-    "kudev.events",
-    "kudev.manifests",
-    "kudev.substitute",
-    "kudev.templates",
-    "kudev.deploy",
-    "kudev.deployer",
-    "kudev.rollout",
-    "kudev.headless",
-    "kudev.project",
-    "kudev.doctor",
-]
+import kudev
+
+PACKAGE = Path(kudev.__file__).parent
+# The dashboard: the Textual App and the packages that draw it. Everything else is the core.
+UI = {"kudev.app", "kudev.screens", "kudev.widgets"}
+# Front doors that start a front-end; they import the UI lazily, only when asked to.
+ENTRY = {"kudev.__main__", "kudev.cli"}
+
+
+def module_names() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = ("kudev", *path.relative_to(PACKAGE).with_suffix("").parts)
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def core_modules() -> list[str]:
+    def in_ui(name: str) -> bool:
+        return any(name == u or name.startswith(u + ".") for u in UI)
+
+    return [m for m in module_names() if not in_ui(m) and m not in ENTRY]
 
 
 def modules_after(code: str) -> set[str]:
@@ -40,9 +41,18 @@ def modules_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 
+def test_the_core_is_derived_from_the_tree():
+    core = core_modules()
+    # Spot checks that the derivation sees the sub-packages, not just the top level.
+    for name in ("kudev.engine.loop", "kudev.deploy.live.pods", "kudev.sources.watch"):
+        assert name in core
+    assert not [m for m in core if m.startswith(("kudev.screens", "kudev.widgets"))]
+
+
 def test_core_never_imports_textual():
-    loaded = modules_after("\n".join(f"import {m}" for m in CORE))
-    assert set(CORE) <= loaded
+    core = core_modules()
+    loaded = modules_after("\n".join(f"import {m}" for m in core))
+    assert set(core) <= loaded
     assert not {m for m in loaded if m.split(".")[0] == "textual"}
 
 

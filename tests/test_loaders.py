@@ -18,10 +18,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from kudev.cluster import ClusterInfo, api_client_for
-from kudev.config import ClusterSpec
-from kudev.errors import ClusterError
-from kudev.loaders import (
+from kudev.cluster.detect import ClusterInfo, api_client_for
+from kudev.cluster.loaders import (
     ContainerdImportLoader,
     K3dLoader,
     KindLoader,
@@ -34,6 +32,8 @@ from kudev.loaders import (
     loader_for,
     normalize_ref,
 )
+from kudev.config import ClusterSpec
+from kudev.errors import ClusterError
 
 FAKEBIN = Path(__file__).parent / "fakebin"
 CTR_IMPORT = ["ctr", "-n", "k8s.io", "images", "import", "-"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from kudev import events as ev
-from kudev.watchers.logs import ContainerLog, split_timestamp
+from kudev.deploy.live.logs import ContainerLog, split_timestamp
 
 
 def follower(lines: list[str]) -> ContainerLog:

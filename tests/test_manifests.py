@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from kudev.config import Config, ImageSpec, KustomizeSpec
-from kudev.manifests import (
+from kudev.deploy.manifests import (
     ManifestError,
     helm_template,
     kustomize_build,
     load_yaml_file,
     render,
 )
-from kudev.templates import builtin_objects
+from kudev.deploy.templates import builtin_objects
 
 FIXTURES = Path(__file__).parent / "manifests"
 KUBECTL = shutil.which("kubectl")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kudev.manifests import load_yaml_file
-from kudev.substitute import parse_reference, same_repository, substitute_images
+from kudev.deploy.manifests import load_yaml_file
+from kudev.deploy.substitute import parse_reference, same_repository, substitute_images
 
 FIXTURES = Path(__file__).parent / "manifests"
 DIGEST = "sha256:" + "ab" * 32

@@ -8,7 +8,7 @@ import pytest
 
 from kudev import events as ev
 from kudev.config import Config, WatchSpec
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.enginelib import EventLog, RunningEngine

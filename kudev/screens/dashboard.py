@@ -16,14 +16,15 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.notifications import SeverityLevel
-from textual.screen import Screen, ScreenResultType
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer
 
 from kudev import events as ev
+from kudev.deploy.pod_details import PodDetailSource
 from kudev.screens.feed import EventFeed
-from kudev.screens.pod_source import PodDetailSource
+from kudev.screens.live import LiveScreen
 from kudev.screens.state import SessionState
 from kudev.widgets.banner import ErrorBanner
 from kudev.widgets.build_pane import BuildPane
@@ -48,13 +49,6 @@ class FeedPending(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FeedPending)
-
-
-class LiveScreen(Screen[ScreenResultType]):
-    """A screen over the dashboard that redraws from the state after every flush."""
-
-    def state_changed(self) -> None:
-        """Called after the dashboard folded a batch of events into the state."""
 
 
 class DashboardScreen(Screen[None]):

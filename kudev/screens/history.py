@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from kudev.screens.dashboard import LiveScreen
+from kudev.screens.live import LiveScreen
 from kudev.screens.state import STRIP_STAGES, CycleRecord, SessionState, format_age, format_seconds
 
 COLUMNS = ("#", "result", "when", "tag", *STRIP_STAGES, "total", "why")

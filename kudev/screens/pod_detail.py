@@ -20,8 +20,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from kudev.screens.dashboard import LiveScreen
-from kudev.screens.pod_source import PodDetail, PodDetailSource
+from kudev.deploy.pod_details import PodDetail, PodDetailSource
+from kudev.screens.live import LiveScreen
 from kudev.screens.state import SessionState, format_age, pod_health
 from kudev.widgets.lines import clean_text
 

@@ -11,7 +11,7 @@ import pytest
 
 from kudev.app import make_app
 from kudev.config import load_config
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.e2e.kudevlib import write_app

@@ -10,7 +10,7 @@ import pytest
 
 from kudev import events as ev
 from kudev.config import load_config
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.e2e.kudevlib import http_get, run_kudev, write_app

@@ -8,10 +8,10 @@ import pytest
 from textual.widgets import DataTable
 
 from kudev import events as ev
+from kudev.deploy.pod_details import ContainerState, PodDetail, PodEvent
 from kudev.screens.help import HelpScreen
 from kudev.screens.history import BuildHistoryScreen
 from kudev.screens.pod_detail import PodDetailScreen
-from kudev.screens.pod_source import ContainerState, PodDetail, PodEvent
 from kudev.session import SessionOptions
 from kudev.widgets.build_pane import BuildPane
 from kudev.widgets.lines import LineView

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 
-def test_feed_state_and_pod_source_import_without_textual():
+def test_feed_state_and_pod_details_import_without_textual():
     code = (
-        "import kudev.screens.feed, kudev.screens.state, kudev.screens.pod_source\n"
+        "import kudev.screens.feed, kudev.screens.state, kudev.deploy.pod_details\n"
         "import sys, json; print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,7 @@ import pytest
 
 from kudev.app import make_app
 from kudev.config import Config, ImageSpec
-from kudev.engine import Engine
+from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.dockerlib import unique_name

@@ -14,19 +14,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from kudev import events as ev
-from kudev.build import BuildCancelled, ContextChanged, ImageBuilder
+from kudev.build.classic import BuildCancelled, ContextChanged, ImageBuilder
+from kudev.build.docker_client import connect
 from kudev.config import Config, ImageSpec
-from kudev.context import BuildContext
-from kudev.docker_client import connect
 from kudev.errors import KudevError
 from kudev.project import Project, build_context
 from kudev.session import SessionOptions
-from kudev.watch import ChangeSource, ContextFilter, WatchFilter, watch_changes
+from kudev.sources.context import BuildContext
+from kudev.sources.watch import ChangeSource, ContextFilter, WatchFilter, watch_changes
 
 MAX_LISTED_CHANGES = 50
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
@@ -339,14 +339,14 @@ class Engine:
         return self._deployer
 
     def _tag(self, state: _ImageState) -> str:
-        stamp = datetime.now(timezone.utc) if self.options.build_timestamp else None
+        stamp = datetime.now(UTC) if self.options.build_timestamp else None
         return state.context.tag(stamp)
 
     def _build_image(
         self, cycle: int, state: _ImageState, stages: dict[str, float], forced: bool
     ) -> str:
         builder = self._ensure_builder()
-        from kudev.build import image_exists
+        from kudev.build.classic import image_exists
 
         ref = f"{state.spec.name}:{self._tag(state)}"
         self.emit(ev.StageStarted(cycle=cycle, stage="build", image=state.spec.name))
@@ -505,7 +505,7 @@ class Engine:
     def _ensure_builder(self) -> ImageBuilder:
         if self._builder is None:
             self._docker = self._docker_connect()
-            from kudev.buildkit import make_builder
+            from kudev.build.buildkit import make_builder
 
             self._builder = make_builder(self._docker)
             self.emit(ev.Notice(message=f"builder: {self._builder.describe()}"))
@@ -530,7 +530,7 @@ class Engine:
         return self._delivery
 
     def _default_delivery(self, config: Config, docker_client: Any) -> Any:
-        from kudev.delivery import ImageDelivery
+        from kudev.cluster.delivery import ImageDelivery
 
         return ImageDelivery.connect(
             config,
@@ -635,7 +635,7 @@ class _EnginePodDetails:
 def _kube_deployer(
     config: Config, api_client: Any, namespace: str, emit: ev.EventSink, live: bool
 ) -> Deployer:
-    from kudev.deployer import KubeDeployer
+    from kudev.deploy.deployer import KubeDeployer
 
     return KubeDeployer(config, api_client, namespace, emit, live=live)
 

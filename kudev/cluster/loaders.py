@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import docker.errors
 import urllib3
 
-from kudev.cluster import API_TIMEOUT, DOCKER_RUNTIME_KINDS, ClusterInfo, unreachable
+from kudev.cluster.detect import API_TIMEOUT, DOCKER_RUNTIME_KINDS, ClusterInfo, unreachable
 from kudev.config import ClusterSpec
 from kudev.errors import ClusterError, DockerUnavailable, KudevError
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kudev import events as ev
@@ -25,9 +25,7 @@ def split_timestamp(line: str) -> tuple[tuple[int, int] | None, str]:
         return None, line
     whole, _, frac = stamp[:-1].partition(".")
     try:
-        seconds = int(
-            datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-        )
+        seconds = int(datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
     except ValueError:
         return None, line
     nanos = int((frac + "000000000")[:9]) if frac.isdigit() else 0

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kudev.build import BuildCancelled, BuildResult, ImageBuilder, PreparedBuild
+from kudev.build.classic import BuildCancelled, BuildResult, ImageBuilder, PreparedBuild
 from kudev.errors import BuildFailed
 
 if TYPE_CHECKING:

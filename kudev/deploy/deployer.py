@@ -8,12 +8,12 @@ from typing import Any
 
 from kudev import events as ev
 from kudev.config import Config
-from kudev.deploy import LABEL_PROJECT, Applier, ObjectRef
+from kudev.deploy.apply import LABEL_PROJECT, Applier, ObjectRef
+from kudev.deploy.live.logs import LogFollower
+from kudev.deploy.live.pods import PodsWatcher
+from kudev.deploy.live.portforward import PortForwarder
+from kudev.deploy.rollout import RolloutWatcher
 from kudev.errors import KudevError
-from kudev.rollout import RolloutWatcher
-from kudev.watchers.logs import LogFollower
-from kudev.watchers.pods import PodsWatcher
-from kudev.watchers.portforward import PortForwarder
 
 
 class KubeDeployer:
@@ -64,7 +64,7 @@ class KubeDeployer:
         return result
 
     def _apply(self, refs: dict[str, str]) -> list[ObjectRef]:
-        from kudev.manifests import render
+        from kudev.deploy.manifests import render
 
         rendered = render(self.config, refs)
         self.sources = [str(p) for p in rendered.sources]
@@ -141,7 +141,7 @@ class KubeDeployer:
             forwarder.retarget()
 
     def describe_pod(self, pod: str) -> Any:
-        from kudev.pod_details import KubePodDetails
+        from kudev.deploy.pod_details import KubePodDetails
 
         return KubePodDetails(self.api_client, self.namespace).describe(pod)
 

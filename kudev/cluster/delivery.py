@@ -6,10 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kudev.cluster import ClusterInfo, api_client_for, cluster_from_kubeconfig, find_local_registry
+from kudev.cluster.detect import (
+    ClusterInfo,
+    api_client_for,
+    cluster_from_kubeconfig,
+    find_local_registry,
+)
+from kudev.cluster.loaders import ImageLoader, already_loaded, images_on_nodes, loader_for
 from kudev.config import Config
 from kudev.errors import ClusterError
-from kudev.loaders import ImageLoader, already_loaded, images_on_nodes, loader_for
 
 
 def check_context_allowed(info: ClusterInfo, config: Config, allowed: tuple[str, ...]) -> None:

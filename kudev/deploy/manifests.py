@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from kudev.config import Config, KustomizeSpec
+from kudev.deploy.substitute import SubstitutionReport, substitute_images
+from kudev.deploy.templates import builtin_objects
 from kudev.errors import KudevError
-from kudev.substitute import SubstitutionReport, substitute_images
-from kudev.templates import builtin_objects
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 CHART_FILE = "Chart.yaml"

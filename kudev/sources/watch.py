@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from kudev.dockerignore import FolderDecisions, PatternMatcher, read_ignore_file
 from kudev.errors import KudevError
+from kudev.sources.dockerignore import FolderDecisions, PatternMatcher, read_ignore_file
 
 ChangeSource = Callable[[list[Path], Callable[[str], bool], threading.Event], Iterable[set[str]]]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kudev import events as ev
-from kudev.diagnosis import pod_phase, waiting_reason
+from kudev.deploy.diagnosis import pod_phase, waiting_reason
 
 RETRY_S = 2.0
 

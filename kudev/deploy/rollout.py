@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kudev import events as ev
-from kudev.deploy import ObjectRef
-from kudev.diagnosis import Problem, diagnose_pod
+from kudev.deploy.apply import ObjectRef
+from kudev.deploy.diagnosis import Problem, diagnose_pod
 from kudev.errors import KudevError
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}

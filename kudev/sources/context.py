@@ -18,10 +18,10 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from kudev.dockerignore import FolderDecisions, MatchInfo, PatternMatcher, read_ignore_file
+from kudev.sources.dockerignore import FolderDecisions, MatchInfo, PatternMatcher, read_ignore_file
 
 HASH_VERSION = b"kudev-context-v1"
 CACHE_VERSION = 1
@@ -470,7 +470,7 @@ class BuildContext:
 def content_tag(digest_hex: str, timestamp: datetime | None = None) -> str:
     tag = f"kudev-{digest_hex[:8]}"
     if timestamp is not None:
-        tag += timestamp.astimezone(timezone.utc).strftime("-%Y%m%d-%H%M%S")
+        tag += timestamp.astimezone(UTC).strftime("-%Y%m%d-%H%M%S")
     return tag
 
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from kudev.context import BuildContext
-from kudev.docker_client import unavailable
+from kudev.sources.context import BuildContext
+from kudev.build.docker_client import unavailable
 from kudev.errors import BuildFailed, KudevError
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""The app's live streams between cycles: pods, logs and port-forwards."""

@@ -22,7 +22,7 @@ from kudev.cluster.detect import (
     load_kube_context,
 )
 from kudev.cluster.loaders import INSTALL_HINTS, loader_for
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import KudevError
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"

@@ -11,19 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kudev.config import (
-    SCHEMA_FILE,
-    ClusterSpec,
-    Config,
-    InvalidConfig,
-    KustomizeSpec,
-    PortForwardSpec,
-    WatchSpec,
-    find_config,
-    load_config,
-    render_schema,
-    validate_file,
-)
+from kudev.config.load import InvalidConfig, find_config, load_config, validate_file
+from kudev.config.model import ClusterSpec, Config, KustomizeSpec, PortForwardSpec, WatchSpec
+from kudev.config.schema import SCHEMA_FILE, render_schema
 from kudev.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent

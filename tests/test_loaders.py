@@ -32,7 +32,7 @@ from kudev.cluster.loaders import (
     loader_for,
     normalize_ref,
 )
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError
 
 FAKEBIN = Path(__file__).parent / "fakebin"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import urllib3
 import yaml
 
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, ClusterUnreachable
 
 # The Docker daemon kudev builds with is the cluster's container runtime: nothing to load.

@@ -19,7 +19,7 @@ import docker.errors
 import urllib3
 
 from kudev.cluster.detect import API_TIMEOUT, DOCKER_RUNTIME_KINDS, ClusterInfo, unreachable
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, DockerUnavailable, KudevError
 
 LineSink = Callable[[str], None]

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from kudev.cluster.kinds import KINDS_BY_NAME
 from kudev.config.checks import Problem, check_against
 from kudev.config.marked_yaml import Loc, MarkedList, MarkedMap, parse_marked_yaml
 from kudev.config.model import (
@@ -334,13 +335,10 @@ def _cluster(cluster: MarkedMap, problems: list[Problem]) -> ClusterSpec:
         registry=_field(cluster, CLUSTER_FORMAT, "registry"),
         import_command=_strings(cluster, "importCommand"),
     )
-    needs = {
-        "registry": ("registry", spec.registry),
-        "containerd": ("importCommand", spec.import_command),
-    }
-    if spec.kind in needs:
-        key, value = needs[spec.kind]
-        if not value and key not in cluster.dropped:
-            message = f"required when kind is `{spec.kind}`"
-            problems.append(Problem(cluster.value_loc("kind"), f"spec.cluster.{key}", message))
+    kind = KINDS_BY_NAME.get(spec.kind)  # None for "auto"
+    needed = kind.needs_key if kind else ""
+    given = {"registry": spec.registry, "importCommand": spec.import_command}
+    if needed and not given[needed] and needed not in cluster.dropped:
+        message = f"required when kind is `{spec.kind}`"
+        problems.append(Problem(cluster.value_loc("kind"), f"spec.cluster.{needed}", message))
     return spec

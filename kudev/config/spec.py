@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kudev.cluster.kinds import KIND_NAMES, KINDS
 from kudev.config.model import API_VERSION, KIND
 
 
@@ -73,21 +74,7 @@ DNS_LABEL_PATTERN = r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 RESOURCE_PATTERN = r"^(?:(?:svc|deploy|pod)/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)?$"
 
-CLUSTER_KINDS = (
-    "auto",
-    "kind",
-    "minikube",
-    "k3d",
-    "k3s",
-    "microk8s",
-    "docker-desktop",
-    "rancher-desktop",
-    "orbstack",
-    "colima",
-    "registry",
-    "containerd",
-    "none",
-)
+CLUSTER_KINDS = ("auto", *KIND_NAMES)
 LOAD_RESTRICTORS = ("", "LoadRestrictionsNone", "LoadRestrictionsRootOnly")
 
 
@@ -228,6 +215,17 @@ WATCH_FORMAT = Obj(
     "How kudev watches the source tree.",
 )
 
+# What "given" means, for editors, for a key that some cluster kind cannot work without.
+_GIVEN = {"registry": {"type": "string", "minLength": 1}, "importCommand": {"type": "array"}}
+
+
+def _kind_needs(kind: str, key: str) -> dict[str, Any]:
+    return {
+        "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+        "then": {"required": [key], "properties": {key: _GIVEN[key]}},
+    }
+
+
 CLUSTER_FORMAT = Obj(
     {
         "kind": Scalar(
@@ -259,22 +257,7 @@ CLUSTER_FORMAT = Obj(
     },
     "How built images get onto the cluster's nodes.",
     schema_extra={
-        "allOf": [
-            {
-                "if": {"properties": {"kind": {"const": "registry"}}, "required": ["kind"]},
-                "then": {
-                    "required": ["registry"],
-                    "properties": {"registry": {"type": "string", "minLength": 1}},
-                },
-            },
-            {
-                "if": {"properties": {"kind": {"const": "containerd"}}, "required": ["kind"]},
-                "then": {
-                    "required": ["importCommand"],
-                    "properties": {"importCommand": {"type": "array"}},
-                },
-            },
-        ]
+        "allOf": [_kind_needs(kind.name, kind.needs_key) for kind in KINDS if kind.needs_key]
     },
 )
 

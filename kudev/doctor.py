@@ -21,8 +21,9 @@ from kudev.cluster.detect import (
     find_local_registry,
     load_kube_context,
 )
+from kudev.cluster.kinds import KINDS_IN_HINTS
 from kudev.cluster.loaders import INSTALL_HINTS, loader_for
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import KudevError
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -168,8 +169,8 @@ def _kind_check(info: ClusterInfo, spec: ClusterSpec) -> Check:
             "cluster kind",
             False,
             f"unknown for context {info.context!r} (cluster {info.cluster!r})",
-            "set cluster.kind in .kudev.yaml (kind, minikube, k3d, k3s, microk8s, "
-            "docker-desktop, …) unless the cluster advertises a local registry",
+            f"set cluster.kind in .kudev.yaml ({KINDS_IN_HINTS}) "
+            "unless the cluster advertises a local registry",
             required=False,
         )
     return Check("cluster kind", True, f"{info.kind} ({source}{named})")

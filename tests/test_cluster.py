@@ -18,7 +18,7 @@ from kudev.cluster.detect import (
     find_local_registry,
     read_kube_context,
 )
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError
 
 FAKEBIN = Path(__file__).parent / "fakebin"

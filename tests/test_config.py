@@ -11,19 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kudev.config import (
-    SCHEMA_FILE,
-    ClusterSpec,
-    Config,
-    InvalidConfig,
-    KustomizeSpec,
-    PortForwardSpec,
-    WatchSpec,
-    find_config,
-    load_config,
-    render_schema,
-    validate_file,
-)
+from kudev.cluster.kinds import KIND_NAMES
+from kudev.config.load import InvalidConfig, find_config, load_config, validate_file
+from kudev.config.model import ClusterSpec, Config, KustomizeSpec, PortForwardSpec, WatchSpec
+from kudev.config.schema import SCHEMA_FILE, render_schema
+from kudev.config.spec import CLUSTER_KINDS
 from kudev.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -214,6 +206,10 @@ def test_every_other_extension(tmp_path: Path) -> None:
     assert config.watch == WatchSpec(debounce_ms=50, ignore=("docs/",))
     assert config.cluster == ClusterSpec(kind="k3d", name="dev")
     assert config.rollout_timeout_s == 2.5
+
+
+def test_cluster_kind_is_auto_or_one_of_the_known_kinds() -> None:
+    assert ("auto", *KIND_NAMES) == CLUSTER_KINDS
 
 
 def test_registry_and_containerd_clusters(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.doctor import run_doctor
 
 FAKEBIN = Path(__file__).parent / "fakebin"

@@ -19,7 +19,10 @@ import docker
 import pytest
 
 from kudev.cluster.detect import ClusterInfo, api_client_for
+from kudev.cluster.kinds import KNOWN_KINDS
 from kudev.cluster.loaders import (
+    INSTALL_HINTS,
+    LOADERS,
     ContainerdImportLoader,
     K3dLoader,
     KindLoader,
@@ -32,7 +35,7 @@ from kudev.cluster.loaders import (
     loader_for,
     normalize_ref,
 )
-from kudev.config import ClusterSpec
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError
 
 FAKEBIN = Path(__file__).parent / "fakebin"
@@ -389,6 +392,25 @@ def test_unknown_cluster_without_registry_says_how_to_configure(tmp_path: Path) 
 def test_registry_kind_without_a_registry_is_an_error() -> None:
     with pytest.raises(ClusterError, match="no registry"):
         loader_for(info("kind"), ClusterSpec(kind="registry"), None, None)
+
+
+def test_the_loader_table_names_exactly_the_cluster_kinds() -> None:
+    assert set(LOADERS) == KNOWN_KINDS
+
+
+@pytest.mark.parametrize("kind", sorted(KNOWN_KINDS - {"registry"}))
+def test_every_tool_a_kind_loads_with_has_an_install_hint(kind: str) -> None:
+    loader = loader_for(info(kind), ClusterSpec(), None, None)
+
+    assert all(tool in INSTALL_HINTS for tool in loader.requires), loader.requires
+
+
+def test_the_remedy_for_an_unknown_cluster_lists_the_kinds_to_set() -> None:
+    with pytest.raises(ClusterError) as caught:
+        loader_for(info("unknown"), ClusterSpec(), None, None)
+
+    listed = caught.value.remedy.split("one of ", 1)[1].split(" — ", 1)[0].split(", ")
+    assert set(listed) == KNOWN_KINDS - {"registry"}
 
 
 @pytest.mark.parametrize(

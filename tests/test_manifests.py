@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kudev.config import Config, ImageSpec, KustomizeSpec
+from kudev.config.model import Config, ImageSpec, KustomizeSpec
 from kudev.deploy.manifests import (
     ManifestError,
     helm_template,

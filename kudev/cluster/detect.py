@@ -17,22 +17,16 @@ from urllib.parse import urlsplit
 import urllib3
 import yaml
 
-from kudev.config import ClusterSpec
+from kudev.cluster.kinds import KINDS, LOCAL_KINDS
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, ClusterUnreachable
-
-# The Docker daemon kudev builds with is the cluster's container runtime: nothing to load.
-DOCKER_RUNTIME_KINDS = frozenset({"docker-desktop", "rancher-desktop", "orbstack", "colima"})
-# Kinds whose nodes run on this machine. "containerd" is here because `ctr import` only
-# reaches a local containerd.
-LOCAL_KINDS = DOCKER_RUNTIME_KINDS | {"kind", "minikube", "k3d", "k3s", "microk8s", "containerd"}
-KNOWN_KINDS = LOCAL_KINDS | {"registry", "none"}
 
 MINIKUBE_PROVIDER = "minikube.sigs.k8s.io"
 REGISTRY_CONFIGMAP = ("kube-public", "local-registry-hosting")
 REGISTRY_KEY = "localRegistryHosting.v1"
 API_TIMEOUT = (3.0, 10.0)  # connect, read (seconds)
 
-_DEFAULT_NAMES = {"kind": "kind", "minikube": "minikube", "k3d": "k3s-default"}
+_DEFAULT_NAMES = {kind.name: kind.default_name for kind in KINDS if kind.default_name}
 _PREFIXED = (("kind-", "kind"), ("k3d-", "k3d"), ("colima-", "colima"))
 _EXACT = {
     "docker-desktop": "docker-desktop",
@@ -51,7 +45,7 @@ class ClusterInfo:
     context: str
     cluster: str  # the kubeconfig's cluster name
     server: str
-    kind: str  # one of KNOWN_KINDS or "unknown"
+    kind: str  # one of kinds.KNOWN_KINDS or "unknown"
     local: bool
     name: str = ""  # kind cluster name, minikube profile, k3d cluster, colima profile
 

@@ -13,25 +13,22 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import docker.errors
 import urllib3
 
-from kudev.cluster.detect import API_TIMEOUT, DOCKER_RUNTIME_KINDS, ClusterInfo, unreachable
-from kudev.config import ClusterSpec
+from kudev.cluster.detect import API_TIMEOUT, ClusterInfo, unreachable
+from kudev.cluster.kinds import DOCKER_RUNTIME_KINDS, KINDS, KINDS_BY_NAME, KINDS_IN_HINTS
+from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, DockerUnavailable, KudevError
 
 LineSink = Callable[[str], None]
 
 TAIL_LINES = 20
 INSTALL_HINTS = {
-    "kind": "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
-    "minikube": "install minikube: https://minikube.sigs.k8s.io/docs/start/",
-    "k3d": "install k3d: https://k3d.io/#installation",
-    "ctr": "ctr ships with containerd (e.g. `apt-get install containerd`)",
-    "k3s": "k3s ships `k3s ctr`: https://docs.k3s.io/quick-start",
-    "microk8s": "install microk8s: `snap install microk8s --classic`",
+    **{kind.tool: kind.install_hint for kind in KINDS if kind.install_hint},
     "sudo": "install sudo, or run kudev as root",
 }
 CONTAINERD_IMPORT = ("ctr", "-n", "k8s.io", "images", "import", "-")
@@ -249,37 +246,56 @@ def loader_for(
     if registry:
         return RegistryLoader(registry, docker_client)
     kind = spec.kind if spec.kind != "auto" else info.kind
-    name = spec.name or info.name
-    if kind in DOCKER_RUNTIME_KINDS:
-        return NoLoad(f"{kind} runs on the Docker daemon's images")
-    if kind == "none":
-        return NoLoad("cluster.kind is none")
-    if kind == "kind":
-        return KindLoader(name or "kind")
-    if kind == "minikube":
-        return MinikubeLoader(name or "minikube")
-    if kind == "k3d":
-        return K3dLoader(name or "k3s-default")
-    if kind == "k3s":
-        # sudo -n: fail with a message rather than prompt for a password under the TUI.
-        prefix = () if _is_root() else ("sudo", "-n")
-        return ContainerdImportLoader((*prefix, *K3S_IMPORT), docker_client)
-    if kind == "microk8s":
-        return ContainerdImportLoader(MICROK8S_IMPORT, docker_client)
-    if kind == "containerd":
-        return ContainerdImportLoader(CONTAINERD_IMPORT, docker_client)
-    if kind == "registry":
+    make = LOADERS.get(kind)
+    if make is None:
         raise ClusterError(
-            "cluster.kind is registry but no registry is set and the cluster advertises none",
-            "set cluster.registry in .kudev.yaml (e.g. localhost:5000)",
+            f"cannot tell how to get images onto the nodes of context {info.context!r} "
+            f"(cluster {info.cluster!r}, server {info.server or '?'}; kind {kind!r})",
+            f"set cluster.kind in .kudev.yaml to one of {KINDS_IN_HINTS} — "
+            "or cluster.registry to a registry the cluster pulls from",
         )
+    name = spec.name or info.name or KINDS_BY_NAME[kind].default_name
+    return make(LoadTarget(kind, name, docker_client))
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    """What a loader is made for: the cluster's kind, its name, the Docker Engine to read."""
+
+    kind: str
+    name: str  # kind cluster name, minikube profile, k3d cluster; "" when the kind has none
+    docker_client: Any
+
+
+def _shares_docker_images(target: LoadTarget) -> ImageLoader:
+    return NoLoad(f"{target.kind} runs on the Docker daemon's images")
+
+
+def _no_registry(target: LoadTarget) -> ImageLoader:
     raise ClusterError(
-        f"cannot tell how to get images onto the nodes of context {info.context!r} "
-        f"(cluster {info.cluster!r}, server {info.server or '?'}; kind {kind!r})",
-        "set cluster.kind in .kudev.yaml to one of kind, minikube, k3d, k3s, microk8s, "
-        "docker-desktop, rancher-desktop, orbstack, colima, containerd, none — "
-        "or cluster.registry to a registry the cluster pulls from",
+        "cluster.kind is registry but no registry is set and the cluster advertises none",
+        "set cluster.registry in .kudev.yaml (e.g. localhost:5000)",
     )
+
+
+def _k3s(target: LoadTarget) -> ImageLoader:
+    # sudo -n: fail with a message rather than prompt for a password under the TUI.
+    prefix = () if _is_root() else ("sudo", "-n")
+    return ContainerdImportLoader((*prefix, *K3S_IMPORT), target.docker_client)
+
+
+# How each cluster kind of kinds.KINDS gets images onto its nodes.
+LOADERS: dict[str, Callable[[LoadTarget], ImageLoader]] = {
+    **{kind: _shares_docker_images for kind in DOCKER_RUNTIME_KINDS},
+    "kind": lambda target: KindLoader(target.name),
+    "minikube": lambda target: MinikubeLoader(target.name),
+    "k3d": lambda target: K3dLoader(target.name),
+    "k3s": _k3s,
+    "microk8s": lambda target: ContainerdImportLoader(MICROK8S_IMPORT, target.docker_client),
+    "containerd": lambda target: ContainerdImportLoader(CONTAINERD_IMPORT, target.docker_client),
+    "registry": _no_registry,
+    "none": lambda target: NoLoad("cluster.kind is none"),
+}
 
 
 def _is_root() -> bool:

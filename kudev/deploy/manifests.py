@@ -23,6 +23,7 @@ from kudev.config import Config, KustomizeSpec
 from kudev.deploy.substitute import SubstitutionReport, substitute_images
 from kudev.deploy.templates import builtin_objects
 from kudev.errors import KudevError
+from kudev.yaml_position import error_position, mark_position, unreadable_character
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 CHART_FILE = "Chart.yaml"
@@ -225,35 +226,32 @@ def _parse_json(text: str, file: str) -> list[_Document]:
 
 
 def _syntax_error(error: yaml.YAMLError, text: str, file: str) -> ManifestError:
+    position = error_position(error, text)
+    where = f"{file}:{position[0]}:{position[1]}" if position else file
     if isinstance(error, yaml.MarkedYAMLError):
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = error.problem or str(error)
-        cause = f"invalid YAML: {problem}{_context(error, line)}"
+        cause = f"invalid YAML: {problem}{_context(error)}"
         remedy = (
             "indent with spaces: YAML does not allow tabs there"
             if "'\\t'" in problem
             else "check the indentation and quoting there"
         )
-        return ManifestError(cause, remedy, where=f"{file}:{line}:{column}")
+        return ManifestError(cause, remedy, where=where)
     if isinstance(error, yaml.reader.ReaderError):
-        before = text[: error.position]
-        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
-        char = error.character
-        code = ord(char) if isinstance(char, str) else char
-        cause = f"invalid YAML: {error.reason} (U+{code:04X})"
-        return ManifestError(cause, "remove that character", where=f"{file}:{line}:{column}")
-    return ManifestError(f"invalid YAML: {error}", where=file)
+        cause = f"invalid YAML: {unreadable_character(error)}"
+        return ManifestError(cause, "remove that character", where=where)
+    return ManifestError(f"invalid YAML: {error}", where=where)
 
 
-def _context(error: yaml.MarkedYAMLError, line: int) -> str:
+def _context(error: yaml.MarkedYAMLError) -> str:
     """PyYAML's context, e.g. where the unterminated quote it ran into started."""
     if not error.context:
         return ""
-    mark = error.context_mark
-    if mark is None or mark.line + 1 == line:
+    mark, problem_mark = error.context_mark, error.problem_mark
+    if mark is None or problem_mark is None or mark.line == problem_mark.line:
         return f" ({error.context})"
-    return f" ({error.context} at line {mark.line + 1}, column {mark.column + 1})"
+    line, column = mark_position(mark)
+    return f" ({error.context} at line {line}, column {column})"
 
 
 def _objects_of(data: Any, node: yaml.Node | None, file: str) -> list[_Document]:

@@ -1,0 +1,81 @@
+"""What kudev reads out of `.kudev.yaml`: frozen dataclasses with every path absolute.
+
+Everything downstream reads only these; the rest of kudev.config turns a file into them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+API_VERSION = "kudev.io/v1alpha1"
+KIND = "DeploymentConfig"
+CONFIG_NAMES = (".kudev.yaml", ".kudev.yml")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image kudev builds. Paths are absolute."""
+
+    name: str  # repository name, e.g. "myapp" (no tag)
+    context: Path  # build context folder
+    dockerfile: Path  # the Dockerfile (may lie outside the context)
+    build_args: tuple[tuple[str, str], ...] = ()  # sorted by key
+    target: str = ""
+    exclusions: tuple[str, ...] = ()  # extra .dockerignore-style patterns, after the file's
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    debounce_ms: int = 300
+    ignore: tuple[str, ...] = ()  # extra .dockerignore-style patterns, relative to the project root
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """How images reach the cluster. kind "auto" detects it from the kube context."""
+
+    kind: str = "auto"
+    name: str = ""  # kind cluster name, minikube profile, k3d cluster
+    registry: str = ""  # push here instead of loading (e.g. "localhost:5000")
+    import_command: tuple[str, ...] = ()  # reads `docker save` output on stdin
+
+
+@dataclass(frozen=True)
+class PortForwardSpec:
+    local: int
+    remote: int
+    resource: str = ""  # "svc/name", "deploy/name" or "pod/name"; "" = the app's service
+
+
+@dataclass(frozen=True)
+class KustomizeSpec:
+    load_restrictor: str = ""  # "" (kubectl default) or "LoadRestrictionsNone"
+    enable_helm: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the config file
+    root: Path  # the project folder (holds the config file unless -C says otherwise)
+    name: str  # metadata.name
+    images: tuple[ImageSpec, ...]
+    namespace: str = "default"
+    create_namespace: bool = False
+    replicas: int = 1
+    local_port: int | None = None
+    service_port: int | None = None
+    port_forwards: tuple[PortForwardSpec, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # in file order
+    kube_context: str = ""  # pin: refuse any other context
+    allow_contexts: tuple[str, ...] = ()  # non-local contexts the user allows
+    manifests: tuple[Path, ...] = ()  # files or folders; empty = built-in templates
+    kustomize: KustomizeSpec = field(default_factory=KustomizeSpec)
+    watch: WatchSpec = field(default_factory=WatchSpec)
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
+    rollout_timeout_s: float = 120.0
+
+    @property
+    def image(self) -> ImageSpec:
+        """The primary image (the Go kudev's single `imageName`)."""
+        return self.images[0]

@@ -41,7 +41,6 @@ _STAGE_LINE_KIND = {"failed": "fail", "skipped": "note", "done": "ok"}
 class StageRecord:
     status: str = "pending"  # pending, running, done, skipped, failed
     seconds: float = 0.0
-    detail: str = ""
     did_work: bool = False  # one image's real build outweighs another's skip
 
 
@@ -124,8 +123,6 @@ class SessionState:
     context: str = ""
     cluster_kind: str = ""
     namespace: str = ""
-    server: str = ""
-    loader: str = ""
     build_only: bool = False
     watching: bool | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -206,7 +203,7 @@ class SessionState:
 
     def _on_cluster_connected(self, event: ev.ClusterConnected) -> None:
         self.context, self.cluster_kind = event.context, event.cluster_kind
-        self.server, self.namespace, self.loader = event.server, event.namespace, event.loader
+        self.namespace = event.namespace
 
     def _on_watch_state(self, event: ev.WatchState) -> None:
         self.watching = event.watching
@@ -235,7 +232,6 @@ class SessionState:
         record = self._record(event.cycle)
         stage = record.stages.setdefault(event.stage, StageRecord())
         stage.seconds += event.seconds
-        stage.detail = event.detail or stage.detail
         stage.did_work |= event.ok and not event.skipped
         if not event.ok:
             stage.status = "failed"

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-STAGES = ("detect", "hash", "build", "load", "apply", "ready")
+# A cycle's stages in the order they run: the `stage` of StageStarted/StageFinished.
+STAGES = ("hash", "build", "load", "apply", "ready")
 
 
 def _now() -> float:
@@ -61,7 +62,7 @@ class CycleStarted(Event):
 class StageStarted(Event):
     kind: ClassVar[str] = "stage_started"
     cycle: int
-    stage: str
+    stage: str  # one of STAGES
     image: str = ""
 
 
@@ -71,7 +72,7 @@ class StageFinished(Event):
 
     kind: ClassVar[str] = "stage_finished"
     cycle: int
-    stage: str
+    stage: str  # one of STAGES
     seconds: float
     ok: bool = True
     skipped: bool = False
@@ -229,26 +230,6 @@ class PortForwardState(Event):
 
 
 EventSink = Callable[[Event], None]
-
-EVENT_TYPES: tuple[type[Event], ...] = (
-    SessionStarted,
-    CycleStarted,
-    StageStarted,
-    StageFinished,
-    BuildOutput,
-    ImageReady,
-    CycleFinished,
-    ErrorReported,
-    Notice,
-    WatchState,
-    SessionEnded,
-    ClusterConnected,
-    PodsChanged,
-    LogLine,
-    RolloutProgress,
-    PodDiagnosis,
-    PortForwardState,
-)
 
 
 def error_event(err: Exception, **fields: Any) -> ErrorReported:

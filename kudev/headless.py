@@ -11,6 +11,7 @@ from kudev import events as ev
 from kudev import exit_codes
 from kudev.project import Project
 from kudev.session import SessionOptions
+from kudev.wording import changed_words, cycle_outcome, stage_words
 
 
 def format_event(event: ev.Event) -> str | None:
@@ -20,7 +21,7 @@ def format_event(event: ev.Event) -> str | None:
     if isinstance(event, ev.CycleStarted):
         return f"[{event.cycle}] cycle started: {event.reason}{_changed(event)}"
     if isinstance(event, ev.StageFinished):
-        return _stage_line(event)
+        return f"[{event.cycle}] {stage_words(event, decimals=3)}"
     if isinstance(event, ev.BuildOutput):
         marker = "!" if event.stream == "error" else "|"
         return f"[{event.cycle}] {event.image} {marker} {event.line}"
@@ -28,7 +29,7 @@ def format_event(event: ev.Event) -> str | None:
         how = "built" if event.built else "reused"
         return f"[{event.cycle}] image ready: {event.ref} ({how})"
     if isinstance(event, ev.CycleFinished):
-        return _cycle_line(event)
+        return f"[{event.cycle}] cycle {cycle_outcome(event)} in {event.seconds:.2f}s"
     if isinstance(event, ev.ErrorReported):
         return _error_lines(event)
     if isinstance(event, ev.Notice):
@@ -81,21 +82,7 @@ def _forward_line(event: ev.PortForwardState) -> str:
 def _changed(event: ev.CycleStarted) -> str:
     if not event.changed_total:
         return ""
-    first = ", ".join(event.changed[:3])
-    more = event.changed_total - min(3, len(event.changed))
-    return f" ({first}{f' and {more} more' if more > 0 else ''})"
-
-
-def _stage_line(event: ev.StageFinished) -> str:
-    status = "failed" if not event.ok else "skipped" if event.skipped else "done"
-    image = f" {event.image}" if event.image else ""
-    detail = f": {event.detail}" if event.detail else ""
-    return f"[{event.cycle}] {event.stage}{image} {status} in {event.seconds:.3f}s{detail}"
-
-
-def _cycle_line(event: ev.CycleFinished) -> str:
-    result = "cancelled (newer change)" if event.cancelled else "ok" if event.ok else "FAILED"
-    return f"[{event.cycle}] cycle {result} in {event.seconds:.2f}s"
+    return f" ({changed_words(event.changed, event.changed_total)})"
 
 
 def _error_lines(event: ev.ErrorReported) -> str:

@@ -14,10 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
+from kudev import events as ev
 from kudev.screens.live import LiveScreen
-from kudev.screens.state import STRIP_STAGES, CycleRecord, SessionState, format_age, format_seconds
+from kudev.screens.state import CycleRecord, SessionState, format_age, format_seconds
+from kudev.wording import changed_words
 
-COLUMNS = ("#", "result", "when", "tag", *STRIP_STAGES, "total", "why")
+COLUMNS = ("#", "result", "when", "tag", *ev.STAGES, "total", "why")
 
 
 class BuildHistoryScreen(LiveScreen[int | None]):
@@ -101,10 +103,9 @@ class BuildHistoryScreen(LiveScreen[int | None]):
     def _cells(self, record: CycleRecord, now: float) -> list[Text]:
         why = record.reason
         if record.changed:
-            why += ": " + ", ".join(self._state.relative(p) for p in record.changed[:2])
-            if record.changed_total > 2:
-                why += f" and {record.changed_total - 2} more"
-        stages = [_stage_cell(record, s) for s in STRIP_STAGES]
+            paths = [self._state.relative(p) for p in record.changed]
+            why += ": " + changed_words(paths, record.changed_total, shown=2)  # a narrow column
+        stages = [_stage_cell(record, s) for s in ev.STAGES]
         total = format_seconds(record.seconds) if record.seconds is not None else "…"
         when = f"{format_age(now - record.started)} ago" if record.started else ""
         tag = ", ".join(record.tags.values()) or "–"

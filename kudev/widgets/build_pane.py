@@ -44,10 +44,6 @@ class BuildPane(Vertical, can_focus=False):
     def view(self) -> LineView:
         return self.query_one("#build-lines", LineView)
 
-    @property
-    def shown_cycle(self) -> int | None:
-        return self._shown.cycle if self._shown else None
-
     def sync(self) -> None:
         """Catch up with the state: a new cycle replaces the shown one unless pinned."""
         latest = self._state.current

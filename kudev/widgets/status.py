@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from kudev.screens.state import STRIP_STAGES, CycleRecord, SessionState, format_seconds
+from kudev import events as ev
+from kudev.screens.state import CycleRecord, SessionState, format_seconds
 
 StyleOf = Callable[[str], Style]
 
@@ -37,7 +38,7 @@ def stage_strip_text(
     if record is None:
         return text.append("–", style_of("pending"))
     text.append(f"#{record.cycle:<3}", style_of("cycle"))
-    for index, stage in enumerate(STRIP_STAGES):
+    for index, stage in enumerate(ev.STAGES):
         if index:
             text.append(" → ", style_of("arrow"))
         status = record.stages[stage].status

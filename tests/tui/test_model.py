@@ -7,6 +7,7 @@ import threading
 from kudev import events as ev
 from kudev.screens.feed import EventFeed
 from kudev.screens.state import SessionState, format_age, format_seconds, pod_health
+from tests.test_headless import full_cycle
 from tests.tui import scripts
 
 
@@ -148,6 +149,55 @@ def test_stage_times_multi_image_sum_and_a_skip_does_not_hide_a_build():
     )
     build = state.current.stages["build"]  # type: ignore[union-attr]
     assert build.status == "done" and build.seconds == 1.5
+
+
+def transcript(state: SessionState, cycle: int) -> list[tuple[str, str]]:
+    record = state.cycle(cycle)
+    assert record is not None
+    return [(line.kind, line.text) for line in record.lines]
+
+
+def test_a_full_cycle_transcript_has_kudevs_note_on_each_stage():
+    # The stream the headless printer's test reads (tests/test_headless.py): same words.
+    assert transcript(fold(full_cycle()), 2) == [
+        ("note", "cycle 2: change (www/page0.html, www/page1.html, www/page2.html and 2 more)"),
+        ("step", "Step 1/2 : FROM busybox:1.36"),
+        ("error", "no space left"),
+        ("ok", "build hello done in 2.31s: hello:kudev-1a2b3c4d"),
+        ("note", "build worker skipped in 0.00s"),
+        ("ok", "load hello done in 1.20s: hello:kudev-1a2b3c4d"),
+        ("ok", "apply done in 0.41s: deployment/hello"),
+        ("ok", "ready done in 3.20s"),
+        ("ok", "cycle 2 ok in 7.13s"),
+    ]
+
+
+def test_failed_and_cancelled_cycle_transcripts():
+    state = fold(
+        [
+            ev.CycleStarted(cycle=1, reason="initial"),
+            ev.StageFinished(cycle=1, stage="build", seconds=0.5, ok=False, image="hello"),
+            ev.ErrorReported(cause="no such file", remedy="check the Dockerfile", cycle=1),
+            ev.PodDiagnosis(
+                cycle=1, pod="p", container="c", reason="OOMKilled", message="m", exit_code=137
+            ),
+            ev.CycleFinished(cycle=1, ok=False, seconds=0.5),
+            ev.CycleStarted(cycle=2, reason="change", changed=("/elsewhere/a",), changed_total=1),
+            ev.CycleFinished(cycle=2, ok=False, cancelled=True, seconds=0.25),
+        ]
+    )
+    assert transcript(state, 1) == [
+        ("note", "cycle 1: initial"),
+        ("fail", "build hello failed in 0.50s"),
+        ("fail", "error: no such file"),
+        ("note", "  hint: check the Dockerfile"),
+        ("fail", "pod p: OOMKilled (exit 137): m"),
+        ("fail", "cycle 1 FAILED in 0.50s"),
+    ]
+    assert transcript(state, 2) == [
+        ("note", "cycle 2: change (/elsewhere/a)"),
+        ("note", "cycle 2 cancelled (newer change) in 0.25s"),
+    ]
 
 
 def test_pods_state_forgets_pods_gone_for_two_snapshots():

@@ -1,0 +1,36 @@
+"""The words both front-ends use for a stage, a cycle and a change, so they say the same thing.
+
+Each front-end adds its own frame: the headless printer a "[cycle]" prefix and milliseconds,
+the dashboard's transcript hundredths of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kudev import events as ev
+
+CHANGED_SHOWN = 3  # paths a cycle's line names before "and N more"
+
+
+def stage_outcome(event: ev.StageFinished) -> str:
+    return "failed" if not event.ok else "skipped" if event.skipped else "done"
+
+
+def stage_words(event: ev.StageFinished, decimals: int) -> str:
+    """'build hello done in 2.31s: hello:kudev-1a2b3c4d', seconds to `decimals` places."""
+    image = f" {event.image}" if event.image else ""
+    detail = f": {event.detail}" if event.detail else ""
+    took = f"{event.seconds:.{decimals}f}s"
+    return f"{event.stage}{image} {stage_outcome(event)} in {took}{detail}"
+
+
+def cycle_outcome(event: ev.CycleFinished) -> str:
+    return "cancelled (newer change)" if event.cancelled else "ok" if event.ok else "FAILED"
+
+
+def changed_words(paths: Sequence[str], total: int, shown: int = CHANGED_SHOWN) -> str:
+    """'a, b, c and 2 more': the first `shown` paths of a change, and how many it leaves out."""
+    first = ", ".join(paths[:shown])
+    more = total - min(shown, len(paths))
+    return f"{first} and {more} more" if more > 0 else first

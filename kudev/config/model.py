@@ -25,9 +25,14 @@ class ImageSpec:
     exclusions: tuple[str, ...] = ()  # extra .dockerignore-style patterns, after the file's
 
 
+# A save is one or a few events within microseconds, so 50 ms of quiet is enough; storms are
+# folded by the watcher itself (kudev.sources.watch).
+DEFAULT_DEBOUNCE_MS = 50
+
+
 @dataclass(frozen=True)
 class WatchSpec:
-    debounce_ms: int = 300
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS
     ignore: tuple[str, ...] = ()  # extra .dockerignore-style patterns, relative to the project root
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kudev.cluster.kinds import KIND_NAMES, KINDS
-from kudev.config.model import API_VERSION, KIND
+from kudev.config.model import API_VERSION, DEFAULT_DEBOUNCE_MS, KIND
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,9 @@ WATCH_FORMAT = Obj(
     {
         "debounceMs": Scalar(
             "integer",
-            "How long the tree must be quiet before a rebuild starts, in milliseconds.",
-            300,
+            "How long the tree must be quiet after a save before a rebuild starts, in "
+            "milliseconds. A storm of changes (a checkout) waits for 300 ms of quiet.",
+            DEFAULT_DEBOUNCE_MS,
             minimum=10,
             maximum=10000,
         ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from kudev.sources.dockerignore import FolderDecisions, PatternMatcher, read_ign
 ChangeSource = Callable[[list[Path], Callable[[str], bool], threading.Event], Iterable[set[str]]]
 
 MAX_GROUP_MS = 5000  # longest a burst of changes is grouped before it is handed over
+# A batch this large is a checkout or a generator rather than a save; it is held until the
+# tree has been quiet this long, so short pauses inside a storm do not split it.
+STORM_PATHS = 20
+STORM_QUIET_MS = 300
 INOTIFY_REMEDY = (
     "raise the limit: `sudo sysctl fs.inotify.max_user_watches=524288` "
     "(add it to /etc/sysctl.conf to keep it); kudev falls back to polling meanwhile"
@@ -108,10 +113,15 @@ def watch_changes(
     relevant: Callable[[str], bool],
     stop: threading.Event,
     *,
-    quiet_ms: int = 300,
+    quiet_ms: int,
     on_notice: Callable[[str, str], None] | None = None,
 ) -> Iterator[set[str]]:
-    """Batches of relevant changed paths, each after `quiet_ms` without further changes."""
+    """Batches of relevant changed paths.
+
+    A save is handed over after `quiet_ms` without further changes. A batch of STORM_PATHS or
+    more (a checkout, a generator, an unpacked archive) is held until STORM_QUIET_MS pass with
+    no change at all, so a storm with short pauses still gives one cycle.
+    """
     import watchfiles
 
     def keep(_change: watchfiles.Change, path: str) -> bool:
@@ -120,19 +130,19 @@ def watch_changes(
     force_polling = False
     while not stop.is_set():
         try:
-            for batch in watchfiles.watch(
+            batches = watchfiles.watch(
                 *watch_roots(paths),
                 watch_filter=keep,
                 debounce=MAX_GROUP_MS,
                 step=quiet_ms,
                 stop_event=stop,
-                rust_timeout=1000,
-                yield_on_timeout=False,
+                rust_timeout=max(STORM_QUIET_MS, quiet_ms),
+                yield_on_timeout=True,
                 raise_interrupt=False,
                 force_polling=force_polling,
                 ignore_permission_denied=True,
-            ):
-                yield {path for _change, path in batch}
+            )
+            yield from _fold_storms({path for _change, path in batch} for batch in batches)
             return
         except OSError as err:
             if force_polling or "watch limit" not in str(err).lower():
@@ -140,3 +150,25 @@ def watch_changes(
             force_polling = True
             if on_notice:
                 on_notice(f"inotify watch limit reached ({err}); {INOTIFY_REMEDY}", "warning")
+
+
+def _fold_storms(
+    batches: Iterable[set[str]], clock: Callable[[], float] = time.monotonic
+) -> Iterator[set[str]]:
+    """Pass small batches on at once; hold a storm until an empty batch (a quiet spell) comes.
+
+    An empty batch is the watcher's "nothing for STORM_QUIET_MS". A storm is also handed over
+    once it has been held for MAX_GROUP_MS, so a tree that never stops changing still builds.
+    """
+    held: set[str] = set()
+    since = 0.0
+    for batch in batches:
+        if batch and not held:
+            since = clock()
+        held |= batch
+        if not held:
+            continue
+        storm = len(held) >= STORM_PATHS
+        if not batch or not storm or clock() - since >= MAX_GROUP_MS / 1000:
+            yield held
+            held = set()

@@ -8,6 +8,7 @@ from typing import Any
 
 from kudev import events as ev
 from kudev.deploy.diagnosis import pod_phase, waiting_reason
+from kudev.image_ref import tag_of
 
 RETRY_S = 2.0
 
@@ -17,7 +18,6 @@ def pod_row(pod: Any) -> ev.PodRow:
     ready = sum(1 for s in statuses if s.ready)
     containers = pod.spec.containers or []
     image = containers[0].image if containers else ""
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
     created = pod.metadata.creation_timestamp
     return ev.PodRow(
         name=pod.metadata.name,
@@ -25,7 +25,7 @@ def pod_row(pod: Any) -> ev.PodRow:
         ready=f"{ready}/{len(containers)}",
         restarts=sum(s.restart_count or 0 for s in statuses),
         created=created.timestamp() if created else 0.0,
-        image_tag=tag,
+        image_tag=tag_of(image),
         node=pod.spec.node_name or "",
         reason=waiting_reason(pod),
     )

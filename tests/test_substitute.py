@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kudev.deploy.manifests import load_yaml_file
-from kudev.deploy.substitute import parse_reference, same_repository, substitute_images
+from kudev.deploy.substitute import substitute_images
+from kudev.image_ref import parse_ref, same_repository
 
 FIXTURES = Path(__file__).parent / "manifests"
 DIGEST = "sha256:" + "ab" * 32
@@ -102,17 +103,17 @@ def test_a_configured_name_with_a_registry_matches_the_bare_name() -> None:
 
 
 def test_parse_reference_reads_host_port_tag_and_digest() -> None:
-    ref = parse_reference(f"localhost:5000/team/app:1.2@{DIGEST}")
+    ref = parse_ref(f"localhost:5000/team/app:1.2@{DIGEST}")
     assert (ref.host, ref.path, ref.tag, ref.digest) == (
         "localhost:5000",
         "team/app",
         "1.2",
         DIGEST,
     )
-    assert parse_reference("team/app").host == ""  # a Docker Hub user, not a host
-    assert parse_reference("Registry/app").host == "Registry"  # uppercase is never a path
-    assert parse_reference("docker.io/library/app").repository == "app"
-    assert parse_reference("quay.io/library/app").repository == "library/app"
+    assert parse_ref("team/app").host == ""  # a Docker Hub user, not a host
+    assert parse_ref("Registry/app").host == "Registry"  # uppercase is never a path
+    assert parse_ref("docker.io/library/app").repository == "app"
+    assert parse_ref("quay.io/library/app").repository == "library/app"
 
 
 # -- substituting in real-world manifests --------------------------------------------------

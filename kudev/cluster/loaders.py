@@ -23,6 +23,7 @@ from kudev.cluster.detect import API_TIMEOUT, ClusterInfo, unreachable
 from kudev.cluster.kinds import DOCKER_RUNTIME_KINDS, KINDS, KINDS_BY_NAME, KINDS_IN_HINTS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, DockerUnavailable, KudevError
+from kudev.image_ref import parse_ref
 
 LineSink = Callable[[str], None]
 
@@ -339,30 +340,13 @@ def already_loaded(ref: str, names: Iterable[str]) -> bool:
 
 def normalize_ref(ref: str) -> str:
     """Docker's normalisation: "app:1" → "docker.io/library/app:1"; no tag → ":latest"."""
-    host, path, tag = _parse_ref(ref)
-    return f"{host or 'docker.io'}/{path}:{tag}"
+    return parse_ref(ref).normalized()
 
 
 def split_ref(ref: str) -> tuple[str, str]:
     """(repository path without registry host, tag): "docker.io/library/app:1" → ("app", "1")."""
-    _, path, tag = _parse_ref(ref)
-    return path.removeprefix("library/"), tag
-
-
-def _parse_ref(ref: str) -> tuple[str, str, str]:
-    """(registry host or "" for Docker Hub, path with "library/" for Hub images, tag)."""
-    repo, tag = ref.rsplit(":", 1) if ":" in ref.rsplit("/", 1)[-1] else (ref, "latest")
-    first, _, rest = repo.partition("/")
-    host, path = (first, rest) if rest and _is_registry_host(first) else ("", repo)
-    if host in ("docker.io", "index.docker.io"):
-        host = ""
-    if not host and "/" not in path:
-        path = f"library/{path}"
-    return host, path, tag
-
-
-def _is_registry_host(component: str) -> bool:
-    return "." in component or ":" in component or component == "localhost"
+    parsed = parse_ref(ref)
+    return parsed.repository, parsed.tag_or_latest
 
 
 # -- subprocesses --------------------------------------------------------------------------

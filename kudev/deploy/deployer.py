@@ -4,6 +4,7 @@ the app's live streams (pods, logs, port-forwards) running between cycles."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from kudev import events as ev
@@ -123,6 +124,7 @@ class KubeDeployer:
 
     def _picker(self, pod_name: str) -> Any:
         def pick() -> str | None:
+            # Runs on port-forward connection threads: one immutable snapshot, read once.
             pods = self._pods.pods if self._pods else {}
             ready = [
                 p
@@ -134,7 +136,7 @@ class KubeDeployer:
 
         return pick
 
-    def _on_pods(self, pods: dict[str, Any]) -> None:
+    def _on_pods(self, pods: Mapping[str, Any]) -> None:
         if self._logs is not None:
             self._logs.sync(pods)
         for forwarder in self._forwards:
@@ -146,16 +148,22 @@ class KubeDeployer:
         return KubePodDetails(self.api_client, self.namespace).describe(pod)
 
     def stop(self, cleanup: bool = False) -> None:
-        """Stop streams and forwards; delete what kudev applied only when asked to."""
-        for forwarder in self._forwards:
-            forwarder.stop()
-        if self._pods is not None:
-            self._pods.stop()
-        if self._logs is not None:
-            self._logs.stop()
+        """Stop streams and forwards, joining their threads; delete what kudev applied only
+        when asked to."""
+        self._stop_streams()
         if cleanup:
             deleted = self.applier.down()
             self.emit(ev.Notice(f"cleaned up {len(deleted)} objects"))
+
+    def _stop_streams(self) -> None:
+        # The pod watch first: it is what feeds the log follower and retargets the forwards.
+        stopped = [self._pods.stop()] if self._pods is not None else []
+        if self._logs is not None:
+            stopped.append(self._logs.stop())
+        stopped.extend([forwarder.stop() for forwarder in self._forwards])
+        self._pods, self._logs, self._forwards = None, None, []
+        if not all(stopped):
+            self.emit(ev.Notice("a live stream did not stop in time", level="warning"))
 
 
 def _serving(pod: Any) -> bool:

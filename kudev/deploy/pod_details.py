@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kudev.deploy.pod_logs import last_logs
 from kudev.errors import KudevError
 
 
@@ -71,24 +72,12 @@ class KubePodDetails:
                 f"cannot describe pod {pod}: {err.reason}", "is it still there?"
             ) from err
         containers = tuple(_container(cs) for cs in obj.status.container_statuses or [])
-        previous = {c.name: self._previous_logs(pod, c.name) for c in containers if c.restarts}
+        previous = {
+            c.name: last_logs(self.core, self.namespace, pod, c.name)
+            for c in containers
+            if c.restarts
+        }
         return PodDetail(containers, tuple(_events(events)), previous or None)
-
-    def _previous_logs(self, pod: str, container: str) -> tuple[str, ...]:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            text = self.core.read_namespaced_pod_log(
-                pod,
-                self.namespace,
-                container=container,
-                previous=True,
-                tail_lines=20,
-                _request_timeout=15,
-            )
-        except ApiException:
-            return ()
-        return tuple((text or "").splitlines())
 
 
 def _container(cs: Any) -> ContainerState:

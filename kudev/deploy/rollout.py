@@ -9,6 +9,7 @@ from typing import Any
 from kudev import events as ev
 from kudev.deploy.apply import ObjectRef
 from kudev.deploy.diagnosis import Problem, diagnose_pod
+from kudev.deploy.pod_logs import last_logs
 from kudev.errors import KudevError
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -16,7 +17,6 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 # is the commonest broken deploy, so ready pods are watched this long before "ready".
 SETTLE_S = 3.0
 API_TIMEOUT = 30
-LOG_TAIL = 20
 
 
 class RolloutFailed(KudevError):
@@ -133,7 +133,13 @@ class RolloutWatcher:
         self._reported.add(key)
         logs: tuple[str, ...] = ()
         if problem.exit_code is not None:
-            logs = self._previous_logs(pod.metadata.name, problem.container)
+            logs = last_logs(
+                self.core,
+                self.namespace,
+                pod.metadata.name,
+                problem.container,
+                fall_back_to_current=True,
+            )
         self.emit(
             ev.PodDiagnosis(
                 cycle=self.cycle,
@@ -145,25 +151,6 @@ class RolloutWatcher:
                 last_logs=logs,
             )
         )
-
-    def _previous_logs(self, pod: str, container: str) -> tuple[str, ...]:
-        from kubernetes.client.exceptions import ApiException
-
-        for previous in (True, False):
-            try:
-                text = self.core.read_namespaced_pod_log(
-                    pod,
-                    self.namespace,
-                    container=container,
-                    previous=previous,
-                    tail_lines=LOG_TAIL,
-                    _request_timeout=API_TIMEOUT,
-                )
-            except ApiException:
-                continue
-            if text:
-                return tuple(text.splitlines()[-LOG_TAIL:])
-        return ()
 
     def _new_pods_selector(self, ref: ObjectRef, obj: Any) -> str:
         labels = (obj.spec.selector.match_labels or {}) if obj.spec.selector else {}

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+from kudev.image_ref import parse_ref
+
 # kudev's tags are content hashes, so a tag never names two images and there is nothing newer
 # to pull; and an image loaded onto the nodes is in no registry, so `Always` could not run it.
 PULL_POLICY = "IfNotPresent"
@@ -31,53 +32,6 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-
-
-@dataclass(frozen=True)
-class ImageReference:
-    """A container image reference split the way Docker reads it."""
-
-    host: str  # "" when none was written (Docker Hub)
-    path: str  # "myapp", "org/myapp", "library/myapp"
-    tag: str = ""
-    digest: str = ""
-
-    @property
-    def repository(self) -> str:
-        """The repository with Docker's defaults folded in, registry host left out:
-        `myapp` and `docker.io/library/myapp` are both "myapp"; `org/myapp` is "org/myapp"."""
-        on_docker_hub = not self.host or self.host in DOCKER_HUB_HOSTS
-        if on_docker_hub and self.path.startswith("library/") and self.path.count("/") == 1:
-            return self.path.removeprefix("library/")
-        return self.path
-
-
-def parse_reference(ref: str) -> ImageReference:
-    name, _, digest = ref.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    tag = ""
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-    host, _, path = name.partition("/")
-    if not path or not _is_registry_host(host):
-        host, path = "", name
-    return ImageReference(host=host, path=path, tag=tag, digest=digest)
-
-
-def _is_registry_host(component: str) -> bool:
-    # Docker's rule (distribution/reference): the first component is a host only when it has a
-    # "." or a ":port", is "localhost", or has an uppercase letter (never valid in a path).
-    return (
-        any(c in component for c in ".:")
-        or component == "localhost"
-        or component.lower() != component
-    )
-
-
-def same_repository(ref: str, image_name: str) -> bool:
-    """Whether `ref` (as written in a manifest) names the repository `image_name`."""
-    return parse_reference(ref).repository == parse_reference(image_name).repository
 
 
 @dataclass(frozen=True)
@@ -127,7 +81,7 @@ class SubstitutionReport:
         if not misses:
             return text
         found = ", ".join(f"{m.ref} ({m.kind}/{m.name} container {m.container})" for m in misses)
-        repository = parse_reference(misses[0].ref).repository
+        repository = parse_ref(misses[0].ref).repository
         return (
             f"{text}; found {found}, a different repository "
             f"(name the image `{repository}` in .kudev.yaml to have kudev replace it)"
@@ -142,7 +96,7 @@ def substitute_images(
     `refs` maps a configured image name to the reference to deploy. Objects of other kinds,
     and images of other repositories, come back unchanged.
     """
-    wanted = {parse_reference(name).repository: name for name in refs}
+    wanted = {parse_ref(name).repository: name for name in refs}
     result: list[dict[str, Any]] = []
     replacements: list[Replacement] = []
     misses: list[NearMiss] = []
@@ -152,13 +106,13 @@ def substitute_images(
             image = container.get("image")
             if not isinstance(image, str):
                 continue
-            image_name = wanted.get(parse_reference(image).repository)
+            image_name = wanted.get(parse_ref(image).repository)
             if image_name is None:
                 misses.extend(_near_misses(obj, container, image, wanted))
                 continue
             replacements.append(_replace(obj, container, refs[image_name]))
         result.append(obj)
-    used = {parse_reference(r.old).repository for r in replacements}
+    used = {parse_ref(r.old).repository for r in replacements}
     unused = tuple(name for repo, name in wanted.items() if repo not in used)
     report = SubstitutionReport(tuple(replacements), unused, tuple(misses))
     return result, report
@@ -201,7 +155,7 @@ def _replace(obj: dict[str, Any], container: dict[str, Any], new: str) -> Replac
 def _near_misses(
     obj: dict[str, Any], container: dict[str, Any], image: str, wanted: Mapping[str, str]
 ) -> Iterator[NearMiss]:
-    last = parse_reference(image).repository.rsplit("/", 1)[-1]
+    last = parse_ref(image).repository.rsplit("/", 1)[-1]
     for repository, image_name in wanted.items():
         if repository.rsplit("/", 1)[-1] == last:
             yield NearMiss(

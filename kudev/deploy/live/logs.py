@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from kudev import events as ev
+from kudev.deploy.live.threads import join, shut_response, start_thread
 
 RESUME_DELAY_S = 1.0
 
@@ -51,6 +52,14 @@ class ContainerLog:
         self.count_at_last = 0  # lines delivered that carry exactly `last`
         self._skip = 0  # of those, how many a resumed stream will send again
         self.done = threading.Event()
+        self._lock = threading.Lock()  # orders opening a stream against interrupt()
+        self._response: Any = None
+
+    def interrupt(self) -> None:
+        """Unblock the stream read (after `stop` is set, so the thread ends)."""
+        with self._lock:
+            if self._response is not None:
+                shut_response(self._response)
 
     def run(self) -> None:
         try:
@@ -76,12 +85,20 @@ class ContainerLog:
             )
         except ApiException as err:
             return err.status in (400, 404)  # gone, or not started yet and then gone
+        with self._lock:
+            self._response = response
         try:
+            if self.stop.is_set():  # set before the stream was held: interrupt() missed it
+                return True
             for line in _lines(response):
                 self._deliver(line)
         except Exception:  # noqa: BLE001 - a dropped connection: resume from `last`
             return False
         finally:
+            with self._lock:
+                self._response = None
+            if self.stop.is_set():
+                response.close()  # a stream cut short is no connection to reuse
             response.release_conn()
         return True
 
@@ -113,7 +130,8 @@ def _lines(response: Any) -> Iterator[str]:
 
 
 class LogFollower:
-    """Starts one ContainerLog per running container instance of the app's pods."""
+    """Starts one ContainerLog per running container instance of the app's pods, each on its
+    own thread, and stops and joins them all in `stop()`."""
 
     def __init__(self, api_client: Any, namespace: str, emit: ev.EventSink) -> None:
         from kubernetes import client
@@ -123,9 +141,10 @@ class LogFollower:
         self.emit = emit
         self.stop_event = threading.Event()
         self.streams: dict[tuple[str, str, str], ContainerLog] = {}
+        self._threads: dict[tuple[str, str, str], threading.Thread] = {}  # still running
         self._lock = threading.Lock()
 
-    def sync(self, pods: dict[str, Any]) -> None:
+    def sync(self, pods: Mapping[str, Any]) -> None:
         """Called with every pod change: attach to container instances not followed yet."""
         with self._lock:
             for pod in pods.values():
@@ -139,7 +158,14 @@ class LogFollower:
             return
         stream = ContainerLog(self.core, self.namespace, pod, container, self.emit, self.stop_event)
         self.streams[key] = stream
-        threading.Thread(target=stream.run, name=f"kudev-log-{pod}", daemon=True).start()
+        self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
+        self._threads[key] = start_thread(f"log-{pod}-{container}", stream.run)
 
-    def stop(self) -> None:
-        self.stop_event.set()
+    def stop(self) -> bool:
+        """Stop every stream and join its thread; False if one did not end in time."""
+        with self._lock:  # no attach after this
+            self.stop_event.set()
+            running = [(self.streams[key], t) for key, t in self._threads.items()]
+        for stream, _ in running:
+            stream.interrupt()
+        return all([join(thread, stream.interrupt) for stream, thread in running])

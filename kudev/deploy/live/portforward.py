@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kudev import events as ev
+from kudev.deploy.live.threads import join, start_thread
 from kudev.errors import KudevError
 
 PodPicker = Callable[[], str | None]
@@ -44,8 +45,10 @@ class PortForwarder:
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._target: str | None = None
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()  # both ends of every forwarded connection
+        self._accept_thread: threading.Thread | None = None
+        self._connection_threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()  # guards the two sets against stop()
 
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -63,9 +66,7 @@ class PortForwarder:
             raise
         listener.listen(16)
         self._listener = listener
-        threading.Thread(
-            target=self._accept_loop, name=f"kudev-pf-{self.local}", daemon=True
-        ).start()
+        self._accept_thread = start_thread(f"pf-{self.local}", self._accept_loop)
         self.retarget()
 
     def retarget(self) -> None:
@@ -83,16 +84,30 @@ class PortForwarder:
             )
         )
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Close the listener and every forwarded connection, and join their threads;
+        False if one did not end in time."""
         self._stop.set()
+        ended = self._accept_thread is None or join(self._accept_thread, self._shut_listener)
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:  # the accept thread has ended: no new connection threads
+            threads = list(self._connection_threads)
+        self._shut_connections()
+        return all([join(t, self._shut_connections) for t in threads]) and ended
+
+    def _shut_listener(self) -> None:
         if self._listener is not None:
             with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
+
+    def _shut_connections(self) -> None:
+        # Shut down, not close: that wakes the blocked recv at once, and the serving thread
+        # closes its own sockets, so no file descriptor is closed under a reader.
         with self._lock:
-            for conn in list(self._open):
+            for sock in self._open:
                 with contextlib.suppress(OSError):
-                    conn.close()
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
@@ -101,12 +116,24 @@ class PortForwarder:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            with self._lock:
+                if self._stop.is_set():
+                    conn.close()
+                    return
+                self._open.add(conn)
+                self._connection_threads = {t for t in self._connection_threads if t.is_alive()}
+                thread = start_thread(f"pf-{self.local}-conn", self._serve, conn)
+                self._connection_threads.add(thread)
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._forward(conn)
+        finally:
+            self._untrack(conn)
+
+    def _forward(self, conn: socket.socket) -> None:
         pod = self.pick_pod()
         if pod is None:
-            conn.close()
             return
         try:
             upstream, forward = self._connect(pod)
@@ -120,20 +147,23 @@ class PortForwarder:
                     error=str(err),
                 )
             )
-            conn.close()
             return
-        with self._lock:
-            self._open.update((conn, upstream))
         try:
-            _pump(conn, upstream)
-        finally:
             with self._lock:
-                self._open.difference_update((conn, upstream))
-            for s in (conn, upstream):
-                with contextlib.suppress(OSError):
-                    s.close()
+                if self._stop.is_set():
+                    return  # stopped while connecting: stop() will not see this socket
+                self._open.add(upstream)
+            _pump(conn, upstream, f"pf-{self.local}-back")
+        finally:
+            self._untrack(upstream)
             with contextlib.suppress(Exception):
                 forward.close()
+
+    def _untrack(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.discard(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
 
     def _connect(self, pod: str) -> tuple[socket.socket, Any]:
         from kubernetes.stream import portforward
@@ -149,8 +179,8 @@ class PortForwarder:
         return upstream, forward
 
 
-def _pump(a: socket.socket, b: socket.socket) -> None:
-    """Copy both ways until either side closes."""
+def _pump(a: socket.socket, b: socket.socket, name: str) -> None:
+    """Copy both ways until either side closes (or is shut down by stop())."""
 
     def copy(src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -162,7 +192,6 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
 
-    back = threading.Thread(target=copy, args=(b, a), daemon=True)
-    back.start()
+    back = start_thread(name, copy, b, a)  # owned here: joined before the connection ends
     copy(a, b)
     back.join()

@@ -9,12 +9,14 @@ from typing import Any
 from kudev import events as ev
 from kudev.deploy.apply import ObjectRef
 from kudev.deploy.diagnosis import Problem, diagnose_pod
+from kudev.deploy.namespace_changes import NamespaceChanges
 from kudev.deploy.pod_logs import last_logs
 from kudev.errors import KudevError
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 # Without probes a container is "ready" the moment it starts; one that dies a second later
-# is the commonest broken deploy, so ready pods are watched this long before "ready".
+# is the commonest broken deploy, so ready pods are watched this long: before --once exits,
+# and after an interactive cycle's "ready", where a crash becomes a diagnosis.
 SETTLE_S = 3.0
 API_TIMEOUT = 30
 
@@ -39,14 +41,51 @@ class RolloutWatcher:
     def wait(
         self, applied: list[ObjectRef], timeout_s: float, stop: Callable[[], bool] = lambda: False
     ) -> None:
-        """Return when every workload is ready; RolloutFailed on a fatal pod problem or timeout."""
-        workloads = [r for r in applied if r.kind in WORKLOAD_KINDS]
+        """Ready, then settled: what --once needs before it may exit 0."""
+        with self._changes(applied) as changes:
+            self._wait_ready(applied, timeout_s, stop, changes)
+            self._settle(applied, stop, changes)
+
+    def wait_ready(
+        self, applied: list[ObjectRef], timeout_s: float, stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Return the moment every workload runs the new generation, ready; RolloutFailed on a
+        fatal pod problem or a timeout."""
+        with self._changes(applied) as changes:
+            self._wait_ready(applied, timeout_s, stop, changes)
+
+    def settle(self, applied: list[ObjectRef], stop: Callable[[], bool] = lambda: False) -> None:
+        """Watch the ready pods for SETTLE_S; RolloutFailed if one crashes or restarts."""
+        with self._changes(applied) as changes:
+            self._settle(applied, stop, changes)
+
+    def _changes(self, applied: list[ObjectRef]) -> NamespaceChanges:
+        calls: dict[str, Any] = {"pods": self.core.list_namespaced_pod}
+        kinds = {r.kind for r in applied}
+        for kind, (name, call) in self._workload_lists().items():
+            if kind in kinds:
+                calls[name] = call
+        return NamespaceChanges(self.namespace, calls)
+
+    def _workload_lists(self) -> dict[str, tuple[str, Any]]:
+        return {
+            "Deployment": ("deployments", self.apps.list_namespaced_deployment),
+            "StatefulSet": ("statefulsets", self.apps.list_namespaced_stateful_set),
+            "DaemonSet": ("daemonsets", self.apps.list_namespaced_daemon_set),
+        }
+
+    def _wait_ready(
+        self,
+        applied: list[ObjectRef],
+        timeout_s: float,
+        stop: Callable[[], bool],
+        changes: NamespaceChanges,
+    ) -> None:
         deadline = time.monotonic() + timeout_s
-        pending = list(workloads)
+        pending = [r for r in applied if r.kind in WORKLOAD_KINDS]
         while pending and not stop():
             pending = [w for w in pending if not self._ready(w)]
             if not pending:
-                self._settle(workloads, stop)
                 return
             if time.monotonic() > deadline:
                 names = ", ".join(str(w) for w in pending)
@@ -55,10 +94,13 @@ class RolloutWatcher:
                     f"{names} not ready after {timeout_s:.0f}s" + (f": {why}" if why else ""),
                     "see the pod status above; raise spec.rolloutTimeout if it is just slow",
                 )
-            self._wait_for_pod_change(min(2.0, max(0.1, deadline - time.monotonic())))
+            # A watch wakes this at once; the timeout only bounds a watch that went quiet.
+            changes.wait(min(2.0, max(0.05, deadline - time.monotonic())))
 
-    def _settle(self, workloads: list[ObjectRef], stop: Callable[[], bool]) -> None:
-        """Fail if a ready new pod crashes or restarts within SETTLE_S."""
+    def _settle(
+        self, applied: list[ObjectRef], stop: Callable[[], bool], changes: NamespaceChanges
+    ) -> None:
+        workloads = [r for r in applied if r.kind in WORKLOAD_KINDS]
         until = time.monotonic() + SETTLE_S
         while not stop():
             for ref in workloads:
@@ -66,7 +108,7 @@ class RolloutWatcher:
             left = until - time.monotonic()
             if left <= 0:
                 return
-            self._wait_for_pod_change(left)
+            changes.wait(left)
 
     def _ready(self, ref: ObjectRef) -> bool:
         obj = self._read(ref)
@@ -177,28 +219,6 @@ class RolloutWatcher:
         newest = max(owned, key=_revision)
         return str((newest.metadata.labels or {}).get("pod-template-hash", ""))
 
-    def _wait_for_pod_change(self, seconds: float) -> None:
-        """Block until a pod in the namespace changes (a watch), or `seconds` pass."""
-        from kubernetes import watch
-
-        # From the current resourceVersion: otherwise the watch first replays every existing
-        # pod as ADDED and returns at once, which would turn this wait into polling.
-        listing = self.core.list_namespaced_pod(
-            self.namespace, limit=1, _request_timeout=API_TIMEOUT
-        )
-        w = watch.Watch()
-        try:
-            for _ in w.stream(
-                self.core.list_namespaced_pod,
-                self.namespace,
-                resource_version=listing.metadata.resource_version,
-                timeout_seconds=max(1, int(seconds)),
-                _request_timeout=seconds + 5,
-            ):
-                return
-        finally:
-            w.stop()
-
 
 def _revision(rs: Any) -> int:
     annotations = rs.metadata.annotations or {}
@@ -207,24 +227,32 @@ def _revision(rs: Any) -> int:
 
 
 def _progress(kind: str, obj: Any) -> tuple[int, int, bool]:
-    """(ready, desired, done) for a workload object."""
+    """(ready pods of the new generation, desired, rolled out) for a workload object.
+
+    Until the controller has observed the new generation its status describes the old one,
+    so nothing counts as ready yet: the old ReplicaSet's pods are not the new version.
+    """
     status, spec, meta = obj.status, obj.spec, obj.metadata
     observed = (status.observed_generation or 0) >= (meta.generation or 0)
     if kind == "DaemonSet":
         desired = status.desired_number_scheduled or 0
-        ready = status.number_ready or 0
         updated = status.updated_number_scheduled or 0
+        ready = min(updated, status.number_ready or 0) if observed else 0
         return ready, desired, observed and ready == desired and updated == desired
     desired = spec.replicas if spec.replicas is not None else 1
-    ready = status.ready_replicas or 0
     updated = status.updated_replicas or 0
+    if not observed:
+        return 0, desired, False
     if kind == "Deployment":
-        available = status.available_replicas or 0
         total = status.replicas or 0
+        # Pods still counted that are not updated are the old generation's; assume them ready.
+        ready = max(0, min(updated, (status.ready_replicas or 0) - (total - updated)))
+        available = status.available_replicas or 0
         done = updated == desired and available == desired and total == desired
-        return ready, desired, observed and done
+        return ready, desired, done
+    ready = min(updated, status.ready_replicas or 0)
     current = status.current_revision == status.update_revision
-    return ready, desired, observed and ready == desired and updated == desired and current
+    return ready, desired, ready == desired and updated == desired and current
 
 
 _PULL = "the node cannot pull that image: is it loaded or pushed, and is the name right?"

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from kudev.build.classic import ImageBuilder, write_context_tar
+from kudev.build.classic import ImageBuilder
+from kudev.build.context_tar import write_context_tar
 from kudev.build.docker_client import connect
 from kudev.sources.context import BuildContext
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
 from kudev import events as ev
 from kudev import exit_codes
 from kudev.project import Project
 from kudev.session import SessionOptions
 from kudev.wording import changed_words, cycle_outcome, stage_words
+
+if TYPE_CHECKING:
+    from kudev.engine.loop import Engine
 
 
 def format_event(event: ev.Event) -> str | None:
@@ -113,13 +117,15 @@ class HeadlessPrinter:
 
 
 def run_headless(
-    project: Project, options: SessionOptions, json_lines: bool, out: TextIO | None = None
+    project: Project,
+    options: SessionOptions,
+    json_lines: bool,
+    out: TextIO | None = None,
+    engine_factory: Callable[[Project, SessionOptions, ev.EventSink], Engine] | None = None,
 ) -> int:
     """Run the engine until Ctrl-C/SIGTERM (or one cycle with --once)."""
-    from kudev.engine.loop import Engine
-
     printer = HeadlessPrinter(out or sys.stdout, json_lines)
-    engine = Engine(project, options, printer)
+    engine = (engine_factory or _real_engine)(project, options, printer)
     result: dict[str, bool] = {}
     worker = threading.Thread(target=lambda: result.update(ok=engine.run()), name="kudev-engine")
     stopped = threading.Event()
@@ -141,3 +147,9 @@ def run_headless(
     if options.once:
         return exit_codes.OK if ok else exit_codes.FAILED
     return exit_codes.OK
+
+
+def _real_engine(project: Project, options: SessionOptions, sink: ev.EventSink) -> Engine:
+    from kudev.engine.loop import Engine
+
+    return Engine(project, options, sink)

@@ -46,6 +46,11 @@ class ImageRef:
         return self.path
 
     @property
+    def name(self) -> str:
+        """The name as written, without tag or digest: "localhost:5000/app"."""
+        return f"{self.host}/{self.path}" if self.host else self.path
+
+    @property
     def tag_or_latest(self) -> str:
         return self.tag or DEFAULT_TAG
 

@@ -114,3 +114,8 @@ def test_same_repository(a: str, b: str, same: bool) -> None:
 )
 def test_registry_host_rule(component: str, host: bool) -> None:
     assert is_registry_host(component) is host
+
+
+def test_name_keeps_the_host_as_written():
+    assert parse_ref("localhost:5000/app:kudev-1").name == "localhost:5000/app"
+    assert parse_ref("app:1").name == "app"

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kudev.build.classic import BuildCancelled, BuildResult, ImageBuilder, PreparedBuild
+from kudev.build.builder import BuildCancelled, BuildResult, PreparedBuild
+from kudev.build.classic import ImageBuilder
 from kudev.errors import BuildFailed
 
 if TYPE_CHECKING:

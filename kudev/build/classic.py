@@ -9,41 +9,23 @@ whose client disconnects.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import os
 import socket
-import tarfile
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from kudev.sources.context import BuildContext
+from kudev.build.builder import BuildCancelled, BuildResult, PreparedBuild
+from kudev.build.context_tar import write_context_tar
 from kudev.build.docker_client import unavailable
 from kudev.errors import BuildFailed, KudevError
+from kudev.sources.context import BuildContext
 
 if TYPE_CHECKING:
     import docker
 
-OUTSIDE_DOCKERFILE = ".kudev.Dockerfile"
 _SPOOL_BYTES = 64 * 1024 * 1024
-
-
-class BuildCancelled(KudevError):
-    """A newer change arrived; the build was stopped on purpose."""
-
-
-class ContextChanged(KudevError):
-    """A file changed between hashing and sending it: the next cycle will pick it up."""
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    ref: str
-    image_id: str
-    built: bool  # False when the tag existed and the build was skipped
 
 
 def image_exists(client: docker.DockerClient, ref: str) -> bool:
@@ -58,80 +40,6 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def write_context_tar(ctx: BuildContext, out: IO[bytes]) -> str:
-    """Write the context as Docker's client would send it; returns the Dockerfile's tar name."""
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel, entry in ctx.tree.entries():
-            path = os.path.join(ctx.root, rel)
-            info = _tar_info(tar, path, rel)
-            if (
-                entry is not None
-                and info.isreg()
-                and (info.size, info.mtime) != (entry.size, _sec(entry))
-            ):
-                raise ContextChanged(f"{rel} changed while the build started", "")
-            _add(tar, info, path)
-        return _add_dockerfile(ctx, tar)
-
-
-def _sec(entry: Any) -> int:
-    return int(entry.mtime_ns // 1_000_000_000)
-
-
-def _tar_info(tar: tarfile.TarFile, path: str, rel: str) -> tarfile.TarInfo:
-    try:
-        info = tar.gettarinfo(path, arcname=rel)
-    except FileNotFoundError as err:
-        raise ContextChanged(f"{rel} vanished while the build started", "") from err
-    # Like the docker CLI: the context belongs to root inside the build.
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.mtime = int(info.mtime)
-    return info
-
-
-def _add(tar: tarfile.TarFile, info: tarfile.TarInfo, path: str) -> None:
-    if info.isreg():
-        with open(path, "rb") as f:
-            tar.addfile(info, f)
-    else:
-        tar.addfile(info)
-
-
-def _add_dockerfile(ctx: BuildContext, tar: tarfile.TarFile) -> str:
-    """Send the Dockerfile even when .dockerignore excludes it: the daemon must read it.
-
-    The classic builder removes the Dockerfile and .dockerignore from the context after
-    reading them when .dockerignore excludes them, so a synthetic .dockerignore naming them
-    makes the image see exactly the hashed file set.
-    """
-    included = set(ctx.files())
-    name = ctx.dockerfile_in_context() or OUTSIDE_DOCKERFILE
-    if name in included:
-        return name
-    data = ctx.dockerfile.read_bytes()
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
-    tar.addfile(info, io.BytesIO(data))
-    if ".dockerignore" not in included:
-        patterns = [*ctx.patterns(), name, ".dockerignore"]
-        blob = ("\n".join(patterns) + "\n").encode()
-        ignore = tarfile.TarInfo(".dockerignore")
-        ignore.size, ignore.mode = len(blob), 0o644
-        tar.addfile(ignore, io.BytesIO(blob))
-    return name
-
-
-@dataclass
-class PreparedBuild:
-    ref: str
-    body: IO[bytes]
-    params: dict[str, Any]
-    # The tar carries a Dockerfile that is not a context file; only the classic builder
-    # strips it again (via the synthetic .dockerignore), BuildKit would copy it.
-    extra_dockerfile: bool = False
-
-
 class ImageBuilder:
     """Runs one build at a time; `cancel()` from another thread stops it."""
 
@@ -143,6 +51,12 @@ class ImageBuilder:
 
     def describe(self) -> str:
         return "classic builder via the Docker API"
+
+    def has_image(self, ref: str) -> bool:
+        return image_exists(self.client, ref)
+
+    def close(self) -> None:
+        self.client.close()
 
     def cancel(self) -> None:
         with self._lock:

@@ -189,7 +189,8 @@ class RegistryLoader:
     def load(self, image_ref: str, on_line: LineSink) -> str:
         image = _local_image(self.docker, image_ref)
         target = self.deploy_ref(image_ref)
-        repository, tag = target.rsplit(":", 1)
+        parsed = parse_ref(target)
+        repository, tag = parsed.name, parsed.tag
         try:
             image.tag(repository, tag)
         except (docker.errors.DockerException, OSError) as err:

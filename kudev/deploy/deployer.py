@@ -3,7 +3,6 @@ the app's live streams (pods, logs, port-forwards) running between cycles."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from kudev.deploy.live.pods import PodsWatcher
 from kudev.deploy.live.portforward import PortForwarder
 from kudev.deploy.rollout import RolloutWatcher
 from kudev.errors import KudevError
+from kudev.timing import Stage
 
 
 class KubeDeployer:
@@ -39,30 +39,15 @@ class KubeDeployer:
 
     # -- one cycle ---------------------------------------------------------------------------
 
-    def deploy(
-        self, refs: dict[str, str], cycle: int, emit: ev.EventSink, stages: dict[str, float]
-    ) -> bool:
-        applied = self._stage(cycle, "apply", stages, lambda: self._apply(refs))
+    def deploy(self, refs: dict[str, str], cycle: int, stages: dict[str, float]) -> bool:
+        with Stage(self.emit, stages, cycle, "apply") as apply:
+            applied = self._apply(refs)
+            apply.done(f"{len(applied)} objects")
         if self.live:
             self._start_streams()
-        self._stage(cycle, "ready", stages, lambda: self._wait_ready(applied, cycle))
+        with Stage(self.emit, stages, cycle, "ready") as ready:
+            ready.done(self._wait_ready(applied, cycle))
         return True
-
-    def _stage(self, cycle: int, stage: str, stages: dict[str, float], work: Any) -> Any:
-        self.emit(ev.StageStarted(cycle=cycle, stage=stage))
-        started = time.monotonic()
-        try:
-            result = work()
-        except KudevError:
-            stages[stage] = time.monotonic() - started
-            self.emit(ev.StageFinished(cycle=cycle, stage=stage, seconds=stages[stage], ok=False))
-            raise
-        stages[stage] = time.monotonic() - started
-        detail = result if isinstance(result, str) else ""
-        if isinstance(result, list):
-            detail = f"{len(result)} objects"
-        self.emit(ev.StageFinished(cycle=cycle, stage=stage, seconds=stages[stage], detail=detail))
-        return result
 
     def _apply(self, refs: dict[str, str]) -> list[ObjectRef]:
         from kudev.deploy.manifests import render

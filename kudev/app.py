@@ -26,10 +26,10 @@ from kudev import exit_codes
 from kudev.deploy.pod_details import PodDetailSource
 from kudev.project import Project
 from kudev.screens.dashboard import DashboardScreen, FeedPending
-from kudev.screens.feed import EventFeed
 from kudev.screens.help import PALETTE
-from kudev.screens.state import SessionState
 from kudev.session import SessionOptions
+from kudev.view_model.feed import EventFeed
+from kudev.view_model.state import SessionState
 
 STOP_TIMEOUT_S = 10.0
 # A log flood allocates ~100k short-lived objects a second: at CPython's default (700) the

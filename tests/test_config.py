@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kudev.cluster.kinds import KIND_NAMES
+from kudev.cluster_kinds import KIND_NAMES
 from kudev.config.load import InvalidConfig, find_config, load_config, validate_file
 from kudev.config.model import ClusterSpec, Config, KustomizeSpec, PortForwardSpec, WatchSpec
 from kudev.config.schema import SCHEMA_FILE, render_schema

@@ -6,8 +6,8 @@ import dataclasses
 import inspect
 
 from kudev import events as ev
-from kudev.screens import state
-from kudev.screens.state import SessionState
+from kudev.view_model import state
+from kudev.view_model.state import SessionState
 
 # One event of each type kudev.events defines, in the order of a cycle.
 SAMPLES = (

@@ -19,7 +19,6 @@ import docker
 import pytest
 
 from kudev.cluster.detect import ClusterInfo, api_client_for
-from kudev.cluster.kinds import KNOWN_KINDS
 from kudev.cluster.loaders import (
     INSTALL_HINTS,
     LOADERS,
@@ -35,6 +34,7 @@ from kudev.cluster.loaders import (
     loader_for,
     normalize_ref,
 )
+from kudev.cluster_kinds import KNOWN_KINDS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError
 

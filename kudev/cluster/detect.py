@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import urllib3
 import yaml
 
-from kudev.cluster.kinds import KINDS, LOCAL_KINDS
+from kudev.cluster_kinds import KINDS, LOCAL_KINDS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, ClusterUnreachable
 

@@ -20,7 +20,7 @@ import docker.errors
 import urllib3
 
 from kudev.cluster.detect import API_TIMEOUT, ClusterInfo, unreachable
-from kudev.cluster.kinds import DOCKER_RUNTIME_KINDS, KINDS, KINDS_BY_NAME, KINDS_IN_HINTS
+from kudev.cluster_kinds import DOCKER_RUNTIME_KINDS, KINDS, KINDS_BY_NAME, KINDS_IN_HINTS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError, DockerUnavailable, KudevError
 from kudev.image_ref import parse_ref

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from kudev.cluster.kinds import KINDS_BY_NAME
+from kudev.cluster_kinds import KINDS_BY_NAME
 from kudev.config.checks import Problem, check_against
 from kudev.config.marked_yaml import Loc, MarkedList, MarkedMap, parse_marked_yaml
 from kudev.config.model import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kudev.cluster.kinds import KIND_NAMES, KINDS
+from kudev.cluster_kinds import KIND_NAMES, KINDS
 from kudev.config.model import API_VERSION, DEFAULT_DEBOUNCE_MS, KIND
 
 

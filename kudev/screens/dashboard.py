@@ -23,9 +23,9 @@ from textual.widgets import Footer
 
 from kudev import events as ev
 from kudev.deploy.pod_details import PodDetailSource
-from kudev.screens.feed import EventFeed
 from kudev.screens.live import LiveScreen
-from kudev.screens.state import SessionState
+from kudev.view_model.feed import EventFeed
+from kudev.view_model.state import SessionState
 from kudev.widgets.banner import ErrorBanner
 from kudev.widgets.build_pane import BuildPane
 from kudev.widgets.log_pane import LogPane

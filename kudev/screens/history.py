@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from kudev import events as ev
 from kudev.screens.live import LiveScreen
-from kudev.screens.state import CycleRecord, SessionState, format_age, format_seconds
+from kudev.view_model.state import CycleRecord, SessionState, format_age, format_seconds
 from kudev.wording import changed_words
 
 COLUMNS = ("#", "result", "when", "tag", *ev.STAGES, "total", "why")

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from kudev.deploy.pod_details import PodDetail, PodDetailSource
 from kudev.screens.live import LiveScreen
-from kudev.screens.state import SessionState, format_age, pod_health
+from kudev.view_model.state import SessionState, format_age, pod_health
 from kudev.widgets.lines import clean_text
 
 RECENT_LOG_LINES = 30

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from kudev.screens.state import MAX_BUILD_LINES, BuildLine, CycleRecord, SessionState
+from kudev.view_model.state import MAX_BUILD_LINES, BuildLine, CycleRecord, SessionState
 from kudev.widgets.lines import Line, LineView, clean_text
 
 _KINDS = ("out", "step", "error", "loader", "note", "ok", "fail", "failed-step")

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from kudev import events as ev
-from kudev.screens.state import SessionState, format_age, pod_health
+from kudev.view_model.state import SessionState, format_age, pod_health
 
 COLUMNS = ("name", "phase", "ready", "restarts", "age", "image tag")
 _MARK = {"ok": "●", "pending": "◌", "failing": "✗", "gone": "·"}

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from kudev import events as ev
-from kudev.screens.state import CycleRecord, SessionState, format_seconds
+from kudev.view_model.state import CycleRecord, SessionState, format_seconds
 
 StyleOf = Callable[[str], Style]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from kudev import events as ev
-from kudev.screens.feed import EventFeed
-from kudev.screens.state import SessionState, format_age, format_seconds, pod_health
+from kudev.view_model.feed import EventFeed
+from kudev.view_model.state import SessionState, format_age, format_seconds, pod_health
 from tests.test_headless import full_cycle
 from tests.tui import scripts
 

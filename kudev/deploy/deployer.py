@@ -13,6 +13,7 @@ from kudev.deploy.live.logs import LogFollower
 from kudev.deploy.live.pods import PodsWatcher
 from kudev.deploy.live.portforward import PortForwarder
 from kudev.deploy.rollout import RolloutWatcher
+from kudev.deploy.settle import SettleWatch
 from kudev.errors import KudevError
 from kudev.timing import Stage
 
@@ -36,17 +37,26 @@ class KubeDeployer:
         self._logs: LogFollower | None = None
         self._forwards: list[PortForwarder] = []
         self.sources: list[str] = []
+        self._settle = SettleWatch(emit)
 
     # -- one cycle ---------------------------------------------------------------------------
 
     def deploy(self, refs: dict[str, str], cycle: int, stages: dict[str, float]) -> bool:
+        self._settle.stop()  # the previous cycle's pods are about to be replaced
         with Stage(self.emit, stages, cycle, "apply") as apply:
             applied = self._apply(refs)
             apply.done(f"{len(applied)} objects")
         if self.live:
             self._start_streams()
+        rollout = RolloutWatcher(self.api_client, self.namespace, self.emit, cycle)
         with Stage(self.emit, stages, cycle, "ready") as ready:
-            ready.done(self._wait_ready(applied, cycle))
+            if self.live:
+                # Ready the moment the new pods are; the settle watch runs after "ready".
+                rollout.wait_ready(applied, self.config.rollout_timeout_s)
+                self._settle.start(rollout, applied, cycle)
+            else:
+                rollout.wait(applied, self.config.rollout_timeout_s)  # --once: exit 0 must not lie
+            ready.done("all workloads ready")
         return True
 
     def _apply(self, refs: dict[str, str]) -> list[ObjectRef]:
@@ -61,12 +71,6 @@ class KubeDeployer:
             names = ", ".join(str(r) for r in result.pruned)
             self.emit(ev.Notice(f"pruned {names} (no longer in the manifests)"))
         return result.applied
-
-    def _wait_ready(self, applied: list[ObjectRef], cycle: int) -> str:
-        RolloutWatcher(self.api_client, self.namespace, self.emit, cycle).wait(
-            applied, self.config.rollout_timeout_s
-        )
-        return "all workloads ready"
 
     # -- live streams ----------------------------------------------------------------------------
 
@@ -135,6 +139,7 @@ class KubeDeployer:
     def stop(self, cleanup: bool = False) -> None:
         """Stop streams and forwards, joining their threads; delete what kudev applied only
         when asked to."""
+        self._settle.stop()
         self._stop_streams()
         if cleanup:
             deleted = self.applier.down()

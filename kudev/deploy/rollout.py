@@ -19,6 +19,8 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 # and after an interactive cycle's "ready", where a crash becomes a diagnosis.
 SETTLE_S = 3.0
 API_TIMEOUT = 30
+# A watch wakes a wait at once; the slice bounds how late a stop request is seen.
+STOP_SLICE_S = 0.25
 
 
 class RolloutFailed(KudevError):
@@ -95,7 +97,7 @@ class RolloutWatcher:
                     "see the pod status above; raise spec.rolloutTimeout if it is just slow",
                 )
             # A watch wakes this at once; the timeout only bounds a watch that went quiet.
-            changes.wait(min(2.0, max(0.05, deadline - time.monotonic())))
+            changes.wait(min(STOP_SLICE_S, max(0.05, deadline - time.monotonic())))
 
     def _settle(
         self, applied: list[ObjectRef], stop: Callable[[], bool], changes: NamespaceChanges
@@ -108,7 +110,7 @@ class RolloutWatcher:
             left = until - time.monotonic()
             if left <= 0:
                 return
-            changes.wait(left)
+            changes.wait(min(left, STOP_SLICE_S))
 
     def _ready(self, ref: ObjectRef) -> bool:
         obj = self._read(ref)

@@ -272,6 +272,10 @@ class SessionState:
         if record is None:
             return
         record.error = event.cause
+        if event.stage == "ready" and record.result == "ok":
+            # The settle watch after "ready": a new pod crashed, so the cycle did not hold.
+            record.result = "failed"
+            record.stages.setdefault("ready", StageRecord()).status = "failed"
         if not record.failed_step and (at := _FAILED_AT.match(event.cause)):
             record.failed_step = at.group(1)
         record.add_line(f"error: {event.cause}", "fail")

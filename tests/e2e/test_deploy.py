@@ -10,6 +10,7 @@ import pytest
 
 from kudev import events as ev
 from kudev.config import load_config
+from kudev.deploy.rollout import SETTLE_S
 from kudev.engine.loop import Engine
 from kudev.project import Project
 from kudev.session import SessionOptions
@@ -85,6 +86,32 @@ def test_redeploy_follows_logs_and_port_forward_to_the_new_pod(
     assert v2.pod != lines[0].pod
     pods = log.of(ev.PodsChanged)[-1].pods
     assert any(p.image_tag.startswith("kudev-") for p in pods)
+
+
+def test_ready_comes_at_once_and_a_crash_in_the_settle_window_fails_the_cycle(
+    tmp_path, kubeconfig_path, namespace, monkeypatch, isolated_cache
+):
+    name = app_name()
+    root = write_app(tmp_path / name, name, namespace, extra_spec="manifests:\n  - manifests\n")
+    (root / "manifests").mkdir()
+    pod_spec = (
+        "  containers:\n  - name: app\n    image: IMAGE\n"
+        "    command: [sh, -c, 'echo up; sleep 1; echo going down; exit 3']\n"
+    )
+    (root / "manifests" / "deploy.yaml").write_text(deployment_yaml(name, pod_spec))
+    log, changes = EventLog(), ScriptedChanges()
+    engine = engine_for(root, kubeconfig_path, log, changes, monkeypatch, isolated_cache)
+    with RunningEngine(engine):
+        finished = log.cycle_finished(1, timeout=180)
+        assert finished.ok, "ready is reported when the pod is, before it crashes"
+        assert finished.stages["ready"] < SETTLE_S, "ready waited for the settle window"
+        error = log.wait_for(
+            lambda e: isinstance(e, ev.ErrorReported) and e.stage == "ready", timeout=30
+        )
+    assert error.cycle == 1 and "failed" in error.cause
+    diagnosis = next(e for e in log.of(ev.PodDiagnosis) if e.cycle == 1)
+    assert diagnosis.exit_code == 3
+    assert error.ts - finished.ts < SETTLE_S + 2, "the crash was reported late"
 
 
 FAILURES = {

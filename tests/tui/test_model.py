@@ -104,6 +104,27 @@ def test_phase_follows_the_running_stage():
     assert state.phase == "ready"
 
 
+def test_a_crash_in_the_settle_window_turns_ready_into_failed():
+    state = fold(scripts.started())
+    state.apply(ev.CycleStarted(cycle=1, reason="initial"))
+    state.apply(ev.CycleFinished(cycle=1, ok=True, seconds=3))
+    assert state.phase == "ready"
+    state.apply(
+        ev.PodDiagnosis(cycle=1, pod="p", container="c", reason="Error", message="", exit_code=1)
+    )
+    state.apply(ev.ErrorReported(cause="deployment/app failed", cycle=1, stage="ready"))
+    assert state.phase == "failed"
+    assert state.cycle(1).stages["ready"].status == "failed"
+
+
+def test_an_error_outside_the_settle_window_leaves_a_ready_cycle_ready():
+    state = fold(scripts.started())
+    state.apply(ev.CycleStarted(cycle=1, reason="initial"))
+    state.apply(ev.CycleFinished(cycle=1, ok=True, seconds=3))
+    state.apply(ev.ErrorReported(cause="port 8080 is taken", cycle=1, stage=""))
+    assert state.phase == "ready"
+
+
 def test_failed_step_is_found_in_buildkit_output():
     state = fold(
         [

@@ -98,6 +98,7 @@ def htpasswd_registry(tmp: Path) -> Iterator[HtpasswdRegistry]:
     if exe is None:
         missing_tool("docker-registry is missing: apt-get install docker-registry")
     port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "htpasswd").write_text(_htpasswd_line(tmp))
     config = tmp / "registry.yml"
     config.write_text(

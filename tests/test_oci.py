@@ -280,3 +280,15 @@ def test_a_missing_tag_is_named(tmp_path):
     with fake_registry() as (host, _), pytest.raises(NotFound, match="no tag nope") as caught:
         source.pull_artifact(ArtifactSpec(f"{host}/app:nope"), tmp_path)
     assert caught.value.where == f"{host}/app:nope"
+
+
+def test_a_forced_rebuild_resolves_tags_again(tmp_path):
+    from kudev.engine.loop import Engine
+    from kudev.project import Project, implicit_config
+    from kudev.session import SessionOptions
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    source._resolved["h.io/r:t"] = "sha256:" + "0" * 64
+    project = Project(config=implicit_config(tmp_path), cache_dir=tmp_path / "cache")
+    Engine(project, SessionOptions(), lambda event: None).request_rebuild()
+    assert source._resolved == {}

@@ -110,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     command("doctor", "check Docker, the kube context, the cluster and loader tools")
     command("version", "print kudev's version")
     command("down", "delete exactly what kudev applied for this project")
+    p = command(
+        "publish",
+        "build, push the images by digest and push the rendered manifests as one OCI "
+        "artifact (Flux's format); prints only HOST/REPO@sha256:… on stdout",
+    )
+    p.add_argument(
+        "--to",
+        metavar="oci://HOST/REPO[:TAG]",
+        help="where to push (default: the cluster's registry, <name>-manifests, the kudev tag)",
+    )
+    p.add_argument("--build-timestamp", action="store_true", help="add a UTC timestamp")
     return parser
 
 
@@ -149,6 +160,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _doctor(args)
     if command == "down":
         return _down(args)
+    if command == "publish":
+        return _publish(args)
     return _run(args)
 
 
@@ -181,6 +194,21 @@ def _down(args: argparse.Namespace) -> int:
         print(f"deleted {ref}")
     print(f"kudev down: {len(deleted)} objects deleted from {info.context}/{namespace}")
     return exit_codes.OK
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from kudev.project import load_project
+    from kudev.publish import run_publish
+    from kudev.session import SessionOptions
+
+    project = load_project(Path.cwd(), args.config_file)
+    options = SessionOptions(
+        build_timestamp=args.build_timestamp,
+        kube_context=args.kube_context,
+        kubeconfig=args.kubeconfig,
+    )
+    # stdout carries only the artifact reference: `kudev publish | xargs …` composes.
+    return run_publish(project, options, args.to, out=sys.stdout, log=sys.stderr)
 
 
 def _init(args: argparse.Namespace) -> int:

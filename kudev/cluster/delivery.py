@@ -63,6 +63,10 @@ class ImageDelivery:
         registry = config.cluster.registry or None
         if registry is None and config.cluster.kind != "none":
             registry = find_local_registry(api_client)
+        if registry:
+            from kudev.oci.source import use_cluster_registry
+
+            use_cluster_registry(registry)  # `oci://` manifests may use plain HTTP there
         loader = loader_for(info, config.cluster, registry, docker_client)
         return cls(info=info, loader=loader, api_client=api_client)
 

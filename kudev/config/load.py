@@ -16,6 +16,7 @@ from kudev.config.checks import Problem, check_against
 from kudev.config.marked_yaml import Loc, MarkedList, MarkedMap, parse_marked_yaml
 from kudev.config.model import (
     CONFIG_NAMES,
+    ArtifactSpec,
     ClusterSpec,
     Config,
     ImageSpec,
@@ -37,6 +38,7 @@ from kudev.config.spec import (
     Scalar,
 )
 from kudev.errors import ConfigError
+from kudev.oci.reference import BadReference, is_artifact_entry, parse_artifact_ref
 from kudev.yaml_position import error_position, unreadable_character
 
 
@@ -163,6 +165,7 @@ def _build_config(doc: MarkedMap, path: Path, root: Path, problems: list[Problem
     folder = path.parent
     spec = _child(doc, "spec")
     name = _child(doc, "metadata").get("name", "")
+    manifests, artifacts = _manifests(spec, folder, problems)
     return Config(
         path=path,
         root=root,
@@ -177,7 +180,8 @@ def _build_config(doc: MarkedMap, path: Path, root: Path, problems: list[Problem
         env=_env(spec, problems),
         kube_context=_field(spec, SPEC_FORMAT, "kubeContext"),
         allow_contexts=_strings(spec, "allowContexts"),
-        manifests=_manifests(spec, folder, problems),
+        manifests=manifests,
+        artifacts=artifacts,
         kustomize=_kustomize(_child(spec, "kustomize")),
         watch=_watch(_child(spec, "watch")),
         cluster=_cluster(_child(spec, "cluster"), problems),
@@ -303,16 +307,45 @@ def _port_forwards(spec: MarkedMap, problems: list[Problem]) -> tuple[PortForwar
     return tuple(forwards)
 
 
-def _manifests(spec: MarkedMap, folder: Path, problems: list[Problem]) -> tuple[Path, ...]:
-    paths = []
+def _manifests(
+    spec: MarkedMap, folder: Path, problems: list[Problem]
+) -> tuple[tuple[Path, ...], tuple[ArtifactSpec, ...]]:
+    """(paths, artifacts): `oci://` strings and {oci, credentials} mappings are artifacts."""
+    paths: list[Path] = []
+    artifacts: list[ArtifactSpec] = []
     listed: MarkedList = spec.get("manifests", MarkedList(spec.start))
     for index, written in _items(spec, "manifests"):
+        key, loc = f"spec.manifests[{index}]", listed.item_locs[index]
+        if isinstance(written, MarkedMap) or is_artifact_entry(written):
+            artifact = _artifact(written, folder, key, loc, problems)
+            if artifact is not None:
+                artifacts.append(artifact)
+            continue
         path = _resolve(folder, written)
         if not path.exists():
             message = f"expected a file or folder at {path}, but there is none"
-            problems.append(Problem(listed.item_locs[index], f"spec.manifests[{index}]", message))
+            problems.append(Problem(loc, key, message))
         paths.append(path)
-    return tuple(paths)
+    return tuple(paths), tuple(artifacts)
+
+
+def _artifact(
+    written: MarkedMap | str, folder: Path, key: str, loc: Loc, problems: list[Problem]
+) -> ArtifactSpec | None:
+    entry = written if isinstance(written, MarkedMap) else None
+    text = entry.get("oci") if entry is not None else written
+    if entry is not None:
+        key, loc = f"{key}.oci", entry.value_loc("oci") if "oci" in entry else loc
+    if not isinstance(text, str):
+        return None  # the checker reported it
+    try:
+        parsed = parse_artifact_ref(text)
+    except BadReference as err:
+        problems.append(Problem(loc, key, str(err)))
+        return None
+    written_credentials = entry.get("credentials") if entry is not None else None
+    credentials = _resolve(folder, written_credentials) if written_credentials else None
+    return ArtifactSpec(reference=str(parsed), credentials=credentials)
 
 
 def _kustomize(kustomize: MarkedMap) -> KustomizeSpec:

@@ -60,6 +60,14 @@ class KustomizeSpec:
 
 
 @dataclass(frozen=True)
+class ArtifactSpec:
+    """A `manifests:` entry that is an OCI artifact (Flux's format), e.g. `kudev publish`'s."""
+
+    reference: str  # "HOST/REPO:TAG" or "HOST/REPO@sha256:…", without `oci://`
+    credentials: Path | None = None  # a Docker config.json with the login; None = Docker's own
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path  # the config file
     root: Path  # the project folder (holds the config file unless -C says otherwise)
@@ -74,7 +82,8 @@ class Config:
     env: tuple[tuple[str, str], ...] = ()  # in file order
     kube_context: str = ""  # pin: refuse any other context
     allow_contexts: tuple[str, ...] = ()  # non-local contexts the user allows
-    manifests: tuple[Path, ...] = ()  # files or folders; empty = built-in templates
+    manifests: tuple[Path, ...] = ()  # files or folders; empty (and no artifacts) = built-in
+    artifacts: tuple[ArtifactSpec, ...] = ()  # `oci://` entries of `manifests:`, deployed after
     kustomize: KustomizeSpec = field(default_factory=KustomizeSpec)
     watch: WatchSpec = field(default_factory=WatchSpec)
     cluster: ClusterSpec = field(default_factory=ClusterSpec)

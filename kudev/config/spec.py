@@ -185,6 +185,27 @@ PORT_FORWARD_FORMAT = Obj(
     required=("local", "remote"),
 )
 
+ARTIFACT_FORMAT = Obj(
+    {
+        "oci": Scalar(
+            "string",
+            "The artifact: `oci://HOST/REPO:TAG` (resolved at start and on a forced rebuild) "
+            "or `oci://HOST/REPO@sha256:…` (fixed).",
+            pattern=r"^oci://\S+$",
+            pattern_hint="`oci://HOST/REPO:TAG` or `oci://HOST/REPO@sha256:…`",
+        ),
+        "credentials": Scalar(
+            "string",
+            "A Docker config.json (auths, credHelpers, credsStore) holding the registry login, "
+            "relative to the config file's folder. Default: Docker's own "
+            "($DOCKER_CONFIG/config.json or ~/.docker/config.json).",
+            min_length=1,
+        ),
+    },
+    "An OCI artifact of manifests, with where to find the registry login.",
+    required=("oci",),
+)
+
 KUSTOMIZE_FORMAT = Obj(
     {
         "loadRestrictor": Scalar(
@@ -299,8 +320,21 @@ SPEC_FORMAT = Obj(
             "Non-local kube contexts you allow kudev to deploy to.",
         ),
         "manifests": Seq(
-            Scalar("string", "A path relative to the config file's folder.", min_length=1),
-            "Manifest files or folders (a folder with a kustomization is built with kustomize); "
+            Either(
+                (
+                    Scalar(
+                        "string",
+                        "A path relative to the config file's folder, or an OCI artifact: "
+                        "`oci://HOST/REPO:TAG` or `oci://HOST/REPO@sha256:…`.",
+                        min_length=1,
+                    ),
+                    ARTIFACT_FORMAT,
+                ),
+                "A manifest file or folder, or an OCI artifact.",
+                "a path, an `oci://` reference or a mapping {oci, credentials}",
+            ),
+            "Manifest files or folders (a folder with a kustomization is built with kustomize) "
+            "and OCI artifacts of manifests (`kudev publish`, Flux's format); "
             "empty = kudev's built-in Deployment and Service.",
         ),
         "kustomize": KUSTOMIZE_FORMAT,

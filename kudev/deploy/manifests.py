@@ -1,8 +1,9 @@
 """Manifests → Kubernetes objects running the images kudev built.
 
-Three sources, chosen per `manifests:` entry: plain YAML/JSON files and folders, kustomize
-folders (`kubectl kustomize`) and Helm charts (`helm template`). With no entries, kudev's
-built-in Deployment and Service. No Kubernetes API calls here: the deploy side applies.
+Four sources, chosen per `manifests:` entry: plain YAML/JSON files and folders, kustomize
+folders (`kubectl kustomize`), Helm charts (`helm template`) and OCI artifacts (`oci://`,
+pulled by kudev.oci.source). With no entries, kudev's built-in Deployment and Service.
+No Kubernetes API calls here: the deploy side applies.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from kudev.config import Config, KustomizeSpec
+from kudev.config import ArtifactSpec, Config, KustomizeSpec
 from kudev.deploy.substitute import SubstitutionReport, substitute_images
 from kudev.deploy.templates import builtin_objects
 from kudev.errors import KudevError
@@ -54,7 +55,7 @@ def render(config: Config, refs: dict[str, str]) -> RenderResult:
 
     `refs` maps each configured image name to the reference to deploy.
     """
-    if not config.manifests:
+    if not config.manifests and not config.artifacts:
         # The template names the repository; substitution swaps in the built reference, so
         # the report says what the Deployment runs like it does for the user's manifests.
         objects = builtin_objects(config, config.image.name)
@@ -63,7 +64,7 @@ def render(config: Config, refs: dict[str, str]) -> RenderResult:
     else:
         documents, sources = _load_entries(config)
     if not documents:
-        entries = ", ".join(str(m) for m in config.manifests)
+        entries = ", ".join([*map(str, config.manifests), *(a.reference for a in config.artifacts)])
         raise ManifestError(
             f"the manifests hold no Kubernetes objects ({entries})",
             "add manifests there, or remove `manifests:` to deploy kudev's built-in "
@@ -114,7 +115,27 @@ def _load_entries(config: Config) -> tuple[list[_Document], list[Path]]:
         found, files = _load_entry(entry, config)
         documents += found
         sources.update(dict.fromkeys(files))
+    for artifact in config.artifacts:
+        documents += _load_artifact(artifact)
     return documents, list(sources)
+
+
+def _load_artifact(artifact: ArtifactSpec) -> list[_Document]:
+    """The objects in an OCI artifact's YAML files, each placed at `oci://…@digest/file`."""
+    from kudev.oci.source import pull_artifact
+    from kudev.sources.context import default_cache_dir
+
+    pulled = pull_artifact(artifact, default_cache_dir())
+    documents: list[_Document] = []
+    for name, data in pulled.files:
+        where = f"oci://{pulled.ref}/{name}"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ManifestError(f"{name} is not UTF-8 text", where=where) from None
+        parse = _parse_json if name.endswith(".json") else _parse_yaml
+        documents += parse(text, where)
+    return documents
 
 
 def _load_entry(entry: Path, config: Config) -> tuple[list[_Document], list[Path]]:

@@ -92,6 +92,9 @@ class Engine:
     # -- requests from front-ends (any thread) ------------------------------------------------
 
     def request_rebuild(self) -> None:
+        from kudev.oci.source import forget_resolved_tags
+
+        forget_resolved_tags()  # `oci://…:TAG` manifests: resolve the tag again
         self._inbox.put(_Msg("rebuild"))
 
     def pause(self) -> None:

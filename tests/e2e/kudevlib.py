@@ -60,9 +60,13 @@ def write_app(
 
 
 def run_kudev(
-    root: Path, kubeconfig: Path, *args: str, timeout: float = 240
+    root: Path,
+    kubeconfig: Path,
+    *args: str,
+    timeout: float = 240,
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), **(env_extra or {})}
     return subprocess.run(
         [sys.executable, "-m", "kudev", "-C", str(root), *args],
         capture_output=True,

@@ -21,7 +21,8 @@ from kudev.cluster.detect import (
     find_local_registry,
     load_kube_context,
 )
-from kudev.cluster.loaders import INSTALL_HINTS, loader_for
+from kudev.cluster.loader_choice import loader_for
+from kudev.cluster.tool_run import INSTALL_HINTS
 from kudev.cluster_kinds import KINDS_IN_HINTS
 from kudev.config.model import ClusterSpec
 from kudev.errors import KudevError

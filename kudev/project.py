@@ -8,7 +8,8 @@ from pathlib import Path
 
 from kudev.config import CONFIG_NAMES, Config, ImageSpec
 from kudev.errors import ConfigError
-from kudev.sources.context import BuildContext, default_cache_dir
+from kudev.sources.context import BuildContext
+from kudev.sources.digest_cache import default_cache_dir
 
 
 @dataclass(frozen=True)

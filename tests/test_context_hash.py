@@ -161,10 +161,10 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
     first.cache.save()
     (root / "f3.txt").write_text("changed")
     reads: list[str] = []
-    import kudev.sources.context as context_module
+    import kudev.sources.readers as readers_module
 
-    real = context_module._file_digest
-    monkeypatch.setattr(context_module, "_file_digest", lambda p: reads.append(p) or real(p))
+    real = readers_module.file_digest
+    monkeypatch.setattr(readers_module, "file_digest", lambda p: reads.append(p) or real(p))
     second = BuildContext(root, root / "Dockerfile", cache_dir=cache)
     second.scan()
     assert sorted(Path(p).name for p in reads) == ["Dockerfile", "f3.txt"]
@@ -172,7 +172,7 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
 
 
 def test_parallel_readers_give_the_same_digest_as_serial(tmp_path, monkeypatch):
-    import kudev.sources.context as context_module
+    import kudev.sources.readers as readers_module
 
     root = tree(
         tmp_path / "p", {f"d{i % 7}/f{i}.txt": str(i) * i for i in range(60)}, ignore="d3\n"
@@ -180,13 +180,13 @@ def test_parallel_readers_give_the_same_digest_as_serial(tmp_path, monkeypatch):
     (root / "d1" / "link").symlink_to("f1.txt")
     serial = BuildContext(root, root / "Dockerfile")
     serial.scan()
-    monkeypatch.setattr(context_module, "PARALLEL_MIN_FILES", 5)
-    monkeypatch.setattr(context_module, "_CHUNK", 4)
+    monkeypatch.setattr(readers_module, "PARALLEL_MIN_FILES", 5)
+    monkeypatch.setattr(readers_module, "_CHUNK", 4)
     parallel = BuildContext(root, root / "Dockerfile")
     parallel.scan()
-    reader = context_module._EntryReader()
+    reader = readers_module.EntryReader()
     for rel in parallel.files()[:6]:
-        reader.add(context_module._Candidate(rel, str(root / rel), None))
+        reader.add(readers_module.Candidate(rel, str(root / rel), None))
     assert reader.pool is not None, "the worker-process path was not taken"
     assert [c.rel for c, _ in reader.results()] == parallel.files()[:6]
     reader.__exit__(None, None, None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kudev.cluster.loaders import normalize_ref, split_ref
+from kudev.cluster.loaders import split_ref
+from kudev.cluster.node_images import normalize_ref
 from kudev.image_ref import ImageRef, is_registry_host, parse_ref, same_repository, tag_of
 
 DIGEST = "sha256:" + "ab" * 32

@@ -19,21 +19,17 @@ import docker
 import pytest
 
 from kudev.cluster.detect import ClusterInfo, api_client_for
+from kudev.cluster.loader_choice import LOADERS, loader_for
 from kudev.cluster.loaders import (
-    INSTALL_HINTS,
-    LOADERS,
     ContainerdImportLoader,
     K3dLoader,
     KindLoader,
-    LoaderFailed,
     MinikubeLoader,
     NoLoad,
     RegistryLoader,
-    already_loaded,
-    images_on_nodes,
-    loader_for,
-    normalize_ref,
 )
+from kudev.cluster.node_images import already_loaded, images_on_nodes, normalize_ref
+from kudev.cluster.tool_run import INSTALL_HINTS, LoaderFailed
 from kudev.cluster_kinds import KNOWN_KINDS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError

@@ -12,7 +12,9 @@ from kudev.cluster.detect import (
     cluster_from_kubeconfig,
     find_local_registry,
 )
-from kudev.cluster.loaders import ImageLoader, already_loaded, images_on_nodes, loader_for
+from kudev.cluster.loader_choice import loader_for
+from kudev.cluster.loaders import ImageLoader
+from kudev.cluster.node_images import already_loaded, images_on_nodes
 from kudev.config import Config
 from kudev.errors import ClusterError
 

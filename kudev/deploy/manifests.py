@@ -123,7 +123,7 @@ def _load_entries(config: Config) -> tuple[list[_Document], list[Path]]:
 def _load_artifact(artifact: ArtifactSpec) -> list[_Document]:
     """The objects in an OCI artifact's YAML files, each placed at `oci://…@digest/file`."""
     from kudev.oci.source import pull_artifact
-    from kudev.sources.context import default_cache_dir
+    from kudev.sources.digest_cache import default_cache_dir
 
     pulled = pull_artifact(artifact, default_cache_dir())
     documents: list[_Document] = []

@@ -284,3 +284,41 @@ def test_pod_details_come_from_the_deployer_once_there_is_one(tmp_path):
     with RunningEngine(engine):
         fakes.log.cycle_finished(1)
         assert engine.pod_details.describe("web-1").containers == ()
+
+
+def test_twenty_sessions_with_the_real_watcher_leave_no_kudev_thread(tmp_path):
+    from kudev.engine.loop import Engine
+
+    project = make_project(tmp_path / "p")
+    main = project.config.images[0].context / "main.txt"
+    before = set(threading.enumerate())
+    for session in range(20):
+        fakes = Fakes()
+        engine = Engine(
+            project,
+            SessionOptions(),
+            fakes.log,
+            builder_factory=fakes.docker,
+            delivery_factory=fakes._delivery,
+            deployer_factory=fakes._deployer,
+        )
+        with RunningEngine(engine):
+            assert fakes.log.cycle_finished(1, timeout=10).ok
+            write_until_a_cycle_starts(main, f"session {session}", fakes.log)
+            assert fakes.log.cycle_finished(2, timeout=10).ok
+        assert fakes.deployer.stopped == [False]
+        left = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("kudev-")]
+        assert not left, f"session {session} left {left}"
+
+
+def write_until_a_cycle_starts(path: Path, text: str, log) -> None:
+    """Edit through inotify; the watch is armed a moment after the thread starts, so an edit
+    in that moment is rewritten rather than waited for with a fixed pause."""
+    for attempt in range(50):
+        path.write_text(f"{text} ({attempt})\n")
+        try:
+            log.wait_for(lambda e: isinstance(e, ev.CycleStarted) and e.cycle == 2, timeout=0.2)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("no edit reached the engine through the watcher")

@@ -19,7 +19,7 @@ from kudev.config import Config, ImageSpec
 from kudev.deploy import deployer as deployer_module
 from kudev.deploy.deployer import KubeDeployer
 from kudev.deploy.live.pods import PodsWatcher
-from kudev.deploy.live.threads import THREAD_PREFIX
+from kudev.threads import THREAD_PREFIX
 from tests.live_api import NAMESPACE, POD, LiveApi
 
 SESSIONS = 20

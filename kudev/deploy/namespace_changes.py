@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from kudev.deploy.live.threads import join, shut_response, start_thread
+from kudev.threads import join, shut_response, start_thread
 
 RETRY_S = 0.5
 WATCH_TIMEOUT_S = 300

@@ -12,8 +12,8 @@ import threading
 
 from kudev import events as ev
 from kudev.deploy.apply import ObjectRef
-from kudev.deploy.live.threads import join, start_thread
 from kudev.deploy.rollout import RolloutFailed, RolloutWatcher
+from kudev.threads import join, start_thread
 
 
 class SettleWatch:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kudev import events as ev
-from kudev.deploy.live.threads import join, shut_response, start_thread
+from kudev.threads import join, shut_response, start_thread
 
 RESUME_DELAY_S = 1.0
 

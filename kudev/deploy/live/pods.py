@@ -9,8 +9,8 @@ from typing import Any
 
 from kudev import events as ev
 from kudev.deploy.diagnosis import pod_phase, waiting_reason
-from kudev.deploy.live.threads import join, shut_response, start_thread
 from kudev.image_ref import tag_of
+from kudev.threads import join, shut_response, start_thread
 
 RETRY_S = 2.0
 EMPTY: Mapping[str, Any] = MappingProxyType({})

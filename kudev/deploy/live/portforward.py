@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kudev import events as ev
-from kudev.deploy.live.threads import join, start_thread
 from kudev.errors import KudevError
+from kudev.threads import join, start_thread
 
 PodPicker = Callable[[], str | None]
 _BUFFER = 64 * 1024

@@ -1,4 +1,4 @@
-"""Threads with an owner: every live-stream thread is started here, named "kudev-…", and
+"""Threads with an owner: every stream thread is started here, named "kudev-…", and
 stopped by its component's `stop()`, which interrupts a blocked read and joins with a timeout."""
 
 from __future__ import annotations

@@ -313,6 +313,25 @@ def test_registry_loader_pushes_to_a_real_registry(
 
 
 @pytest.mark.docker
+def test_an_image_the_registry_already_holds_is_not_pushed_again(
+    registry: str, docker_client: docker.DockerClient, tiny_image: str
+) -> None:
+    loader = RegistryLoader(registry, docker_client)
+    assert not loader.present(tiny_image), "never pushed: nothing to compare with"
+    loader.load(tiny_image, lambda line: None)
+    assert loader.present(tiny_image)
+    # Another image under the same tag in the registry: the local one must be pushed again.
+    repo, tag = tiny_image.split(":")
+    other = docker_client.images.build(
+        fileobj=io.BytesIO(b"FROM scratch\nLABEL other=1\n"), tag=f"{repo}-other:{tag}"
+    )[0]
+    other.tag(f"{registry}/{repo}", tag)
+    docker_client.images.push(f"{registry}/{repo}", tag=tag)
+    assert not loader.present(tiny_image)
+    docker_client.images.remove(f"{repo}-other:{tag}", force=True)
+
+
+@pytest.mark.docker
 def test_push_to_a_dead_registry_is_a_cluster_error(
     docker_client: docker.DockerClient, tiny_image: str
 ) -> None:

@@ -80,6 +80,8 @@ class ImageDelivery:
         deploy_ref = self.loader.deploy_ref(ref)
         if deploy_ref == ref and self._on_nodes(ref):
             return ref, False
+        if self.loader.present(ref):
+            return deploy_ref, False
         return self.loader.load(ref, on_line), True
 
     def _on_nodes(self, ref: str) -> bool:

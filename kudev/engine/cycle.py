@@ -171,7 +171,7 @@ class Cycle:
             if loaded:
                 load.done(deploy_ref)
             else:
-                load.skip("already on the nodes")
+                load.skip("already where the nodes pull it from")
         self._ready(state, ref, deploy_ref, loaded=loaded)
         return deploy_ref
 

@@ -78,6 +78,11 @@ class Applier:
         self.dynamic = dynamic.DynamicClient(api_client)
         self.project = project
         self.namespace = namespace
+        # What this session knows the cluster has, so a redeploy is the applies alone: the
+        # namespace exists, and the inventory records (objects, whether kudev made the
+        # namespace). Forgotten on any failure, so the next deploy reads the cluster again.
+        self._namespace_known = False
+        self._recorded: tuple[tuple[ObjectRef, ...], bool] | None = None
 
     # -- inventory ---------------------------------------------------------------------------
 
@@ -222,15 +227,32 @@ class Applier:
 
     def deploy(self, objects: list[dict[str, Any]], create_namespace: bool) -> DeployResult:
         """Apply `objects`, record them, and prune what the previous deploy had extra."""
-        created = self.ensure_namespace(create_namespace)
-        previous, created_before = self.read_inventory()
+        try:
+            return self._deploy(objects, create_namespace)
+        except BaseException:
+            self._namespace_known, self._recorded = False, None
+            raise
+
+    def _deploy(self, objects: list[dict[str, Any]], create_namespace: bool) -> DeployResult:
+        created = False
+        if not self._namespace_known:
+            created = self.ensure_namespace(create_namespace)
+            self._namespace_known = True
+        if self._recorded is None:
+            listed, created_before = self.read_inventory()
+            self._recorded = (tuple(sorted(set(listed))), created_before)
+        previous, created_before = self._recorded
         applied = self.apply(objects)
-        self.write_inventory(applied, created or created_before)
+        record = (tuple(sorted(set(applied))), created or created_before)
+        if record != self._recorded:
+            self.write_inventory(applied, record[1])
+            self._recorded = record
         pruned = self.delete(set(previous) - set(applied))
         return DeployResult(applied=applied, pruned=pruned)
 
     def down(self) -> list[ObjectRef]:
         """Delete exactly what kudev applied (and the namespace if kudev created it)."""
+        self._namespace_known, self._recorded = False, None
         previous, created_namespace = self.read_inventory()
         deleted = self.delete(previous)
         inventory = ObjectRef("v1", "ConfigMap", self.namespace, self.inventory_name)

@@ -18,12 +18,14 @@ WATCH_TIMEOUT_S = 300
 
 
 class NamespaceChanges:
-    """Sets `changed` on every watch event of the given list calls (pods, deployments, …)."""
+    """Wakes `wait()` on every watch event of the given list calls (pods, deployments, …) and
+    says which of them changed, so a waiter re-reads only what moved."""
 
     def __init__(self, namespace: str, list_calls: dict[str, Any]) -> None:
         self.namespace = namespace
         self._calls = list_calls  # name → e.g. CoreV1Api.list_namespaced_pod
         self._changed = threading.Event()
+        self._which: set[str] = set()  # names changed since the last wait(); under _lock
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._responses: set[Any] = set()
@@ -33,15 +35,23 @@ class NamespaceChanges:
     def start(self, timeout_s: float = 5.0) -> None:
         """Start the watches; return once each has opened (or `timeout_s` passed)."""
         for name, call in self._calls.items():
-            self._threads.append(start_thread(f"rollout-{name}", self._run, call))
+            self._threads.append(start_thread(f"rollout-{name}", self._run, name, call))
         for _ in self._threads:
             self._watching.acquire(timeout=timeout_s)
 
-    def wait(self, seconds: float) -> bool:
-        """Block until something changed since the last call, or `seconds` pass."""
-        changed = self._changed.wait(max(0.0, seconds))
-        self._changed.clear()
-        return changed
+    def wait(self, seconds: float) -> set[str]:
+        """Block until something changed since the last call, or `seconds` pass; the names of
+        the list calls that saw a change (all of them after a watch broke: re-read it all)."""
+        self._changed.wait(max(0.0, seconds))
+        with self._lock:
+            self._changed.clear()
+            which, self._which = self._which, set()
+        return which
+
+    def _mark(self, name: str) -> None:
+        with self._lock:
+            self._which.add(name)
+        self._changed.set()
 
     def stop(self) -> bool:
         self._stop.set()
@@ -61,13 +71,13 @@ class NamespaceChanges:
             for response in self._responses:
                 shut_response(response)
 
-    def _run(self, call: Any) -> None:
+    def _run(self, name: str, call: Any) -> None:
         opened = False
         while not self._stop.is_set():
             try:
                 response = self._open(call)
             except Exception:  # noqa: BLE001 - a watch that will not open is retried
-                self._changed.set()  # the waiter re-reads rather than trusting a dead watch
+                self._mark(name)  # the waiter re-reads rather than trusting a dead watch
                 self._stop.wait(RETRY_S)
                 continue
             if not opened:
@@ -75,7 +85,7 @@ class NamespaceChanges:
                 self._watching.release()
             if response is None:
                 return
-            self._follow(response)
+            self._follow(name, response)
 
     def _open(self, call: Any) -> Any:
         listing = call(self.namespace, limit=1, _request_timeout=10)
@@ -93,14 +103,14 @@ class NamespaceChanges:
         response.close()
         return None
 
-    def _follow(self, response: Any) -> None:
+    def _follow(self, name: str, response: Any) -> None:
         try:
             for _chunk in response.stream(amt=None, decode_content=False):
-                self._changed.set()
+                self._mark(name)
                 if self._stop.is_set():
                     return
         except Exception:  # noqa: BLE001 - shut down by stop(), or a broken stream: reopen
-            self._changed.set()
+            self._mark(name)
         finally:
             with self._lock:
                 self._responses.discard(response)

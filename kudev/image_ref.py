@@ -15,6 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The grammar, as regular expressions, for the places that validate what a person wrote (config
+# keys, `oci://` references); parse_ref below only splits.
+LABEL_PATTERN = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+PORT_PATTERN = r"(?::[0-9]+)"
+# A written host: localhost, a dotted name, a bracketed IPv6 address, or a bare name with a port.
+HOST_PATTERN = (
+    rf"(?:localhost{PORT_PATTERN}?|{LABEL_PATTERN}(?:\.{LABEL_PATTERN})+{PORT_PATTERN}?"
+    rf"|\[[0-9a-fA-F:]+\]{PORT_PATTERN}?|{LABEL_PATTERN}{PORT_PATTERN})"
+)
+PATH_COMPONENT_PATTERN = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+DIGEST_PATTERN = r"sha256:[a-f0-9]{64}"
+
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_HOSTS = (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
 OFFICIAL_PREFIX = "library/"

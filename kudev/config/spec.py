@@ -11,6 +11,7 @@ from typing import Any
 
 from kudev.cluster_kinds import KIND_NAMES, KINDS
 from kudev.config.model import API_VERSION, DEFAULT_DEBOUNCE_MS, KIND
+from kudev.image_ref import HOST_PATTERN, PATH_COMPONENT_PATTERN
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,10 @@ class Either:
 
 Spec = Scalar | Seq | Table | Obj | Either
 
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-# Docker reads the first component as a registry host only when it has a "." or a ":port" or
-# is "localhost"; otherwise "myregistry/app" means the Docker Hub user "myregistry".
-_REGISTRY_HOST = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+)"
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-IMAGE_NAME_PATTERN = rf"^(?:{_REGISTRY_HOST}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$"
-REGISTRY_PATTERN = rf"^(?:{_REGISTRY_HOST}(?:/{_PATH_COMPONENT})*)?$"
+IMAGE_NAME_PATTERN = (
+    rf"^(?:{HOST_PATTERN}/)?{PATH_COMPONENT_PATTERN}(?:/{PATH_COMPONENT_PATTERN})*$"
+)
+REGISTRY_PATTERN = rf"^(?:{HOST_PATTERN}(?:/{PATH_COMPONENT_PATTERN})*)?$"
 DNS_LABEL_PATTERN = r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 RESOURCE_PATTERN = r"^(?:(?:svc|deploy|pod)/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)?$"

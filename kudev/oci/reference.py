@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kudev.image_ref import DIGEST_PATTERN, HOST_PATTERN, PATH_COMPONENT_PATTERN, TAG_PATTERN
+
 SCHEME = "oci://"
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_HOST = rf"(?:localhost|{_LABEL}(?:\.{_LABEL})+|\[[0-9a-fA-F:]+\]|{_LABEL}(?=:))(?::[0-9]+)?"
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-DIGEST_PATTERN = r"sha256:[a-f0-9]{64}"
 _REFERENCE = re.compile(
-    rf"^(?P<host>{_HOST})/(?P<repository>{_COMPONENT}(?:/{_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{DIGEST_PATTERN}))?$"
+    rf"^(?P<host>{HOST_PATTERN})/"
+    rf"(?P<repository>{PATH_COMPONENT_PATTERN}(?:/{PATH_COMPONENT_PATTERN})*)"
+    rf"(?::(?P<tag>{TAG_PATTERN}))?(?:@(?P<digest>{DIGEST_PATTERN}))?$"
 )
 FORM_HINT = "write oci://HOST/REPO:TAG or oci://HOST/REPO@sha256:<64 hex digits>"
 

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from kudev.config.model import ArtifactSpec
 from kudev.oci.artifact import fetch_files
 from kudev.oci.auth import DockerLogins
 from kudev.oci.client import MAX_MANIFEST_BYTES, RegistryClient, client_for, sha256_digest
@@ -45,7 +45,17 @@ class PulledArtifact:
     annotations: dict[str, str]
 
 
-def pull_artifact(spec: ArtifactSpec, cache_dir: Path) -> PulledArtifact:
+class ArtifactEntry(Protocol):
+    """What a `manifests:` artifact entry gives (config's ArtifactSpec): oci/ reads no config."""
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def credentials(self) -> Path | None: ...
+
+
+def pull_artifact(spec: ArtifactEntry, cache_dir: Path) -> PulledArtifact:
     """The artifact's files, every digest checked; network only for what the cache lacks."""
     ref = parse_artifact_ref(spec.reference)
     connection: list[RegistryClient] = []

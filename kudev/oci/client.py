@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -99,6 +100,56 @@ class RegistryClient:
         self._finish_upload(repository, location, b"", digest)
         self.blobs_uploaded += 1
         return digest, True
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount: the registry links a blob it holds in `from_repository`
+        (201). False when it cannot, having opened an upload instead (202), which is left."""
+        response = self._send(
+            "POST",
+            f"{repository}/blobs/uploads/?mount={digest}&from={from_repository}",
+            repository,
+            push=True,
+        )
+        if response.status_code == 201:
+            return True
+        self._expect(response, (202,), f"{self.host}/{repository}")
+        return False
+
+    def push_blob_file(self, repository: str, path: Path, digest: str) -> bool:
+        """Upload a blob from a file in chunks (it may be large); False when it was there."""
+        if self.blob_exists(repository, digest):
+            return False
+        location = self._start_upload(repository)
+        offset = 0
+        with path.open("rb") as f:
+            while chunk := f.read(self.chunk_bytes):
+                location = self._patch(repository, location, chunk, offset)
+                offset += len(chunk)
+        self._finish_upload(repository, location, b"", digest)
+        self.blobs_uploaded += 1
+        return True
+
+    def get_blob_to_file(self, repository: str, digest: str, path: Path) -> None:
+        """Stream a blob into `path` (written whole or not at all), checked against `digest`."""
+        where = f"{self.host}/{repository}@{digest}"
+        response = self._send("GET", f"{repository}/blobs/{digest}", repository, stream=True)
+        if response.status_code == 404:
+            raise NotFound(f"registry {self.host} has no blob {digest}", where=where)
+        self._expect(response, (200,), where)
+        hasher = hashlib.sha256()
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as out:
+            for chunk in response.iter_content(CHUNK_BYTES // 16):
+                hasher.update(chunk)
+                out.write(chunk)
+        if "sha256:" + hasher.hexdigest() != digest:
+            partial.unlink()
+            raise DigestMismatch(
+                f"blob {digest} arrived with sha256 {hasher.hexdigest()}",
+                "the registry or a proxy changed the content",
+                where=where,
+            )
+        partial.replace(path)
 
     def get_blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
         """The blob's bytes, checked against `digest`."""

@@ -224,6 +224,7 @@ def _single_image(spec: MarkedMap, name: str, folder: Path, problems: list[Probl
         context=folder.resolve(),
         dockerfile=dockerfile,
         exclusions=_strings(spec, "buildContextExclusions"),
+        builder="",  # spec.builder, filled in by _with_builder
     )
 
 

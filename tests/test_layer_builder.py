@@ -179,7 +179,7 @@ def test_config_follows_dockers_rules(tmp_path):
     image = image_of(builder, build(builder, context))
     config = json.loads(image.config)
     run = config["config"]
-    assert run["Env"] == ["B=two words", "A=1x"]
+    assert run["Env"] == ["A=1x", "B=two words"], "replaced in place, as Docker does"
     assert run["WorkingDir"] == "/srv/app" and run["User"] == "1000:1000"
     assert run["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
     assert run["Labels"] == {"org.x": "y"}

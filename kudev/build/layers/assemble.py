@@ -82,8 +82,9 @@ def _apply(run: dict[str, Any], step: ConfigStep, cmd_set: bool) -> bool:
     keyword, value = step.instruction.keyword, step.value
     if keyword == "ENV":
         assert isinstance(value, dict)
-        env = [e for e in run.get("Env") or [] if e.split("=", 1)[0] not in value]
-        run["Env"] = env + [f"{k}={v}" for k, v in value.items()]
+        env = {e.split("=", 1)[0]: e for e in run.get("Env") or []}  # in order, replaced in place
+        env.update({k: f"{k}={v}" for k, v in value.items()})
+        run["Env"] = list(env.values())
     elif keyword == "LABEL":
         assert isinstance(value, dict)
         run["Labels"] = {**(run.get("Labels") or {}), **value}

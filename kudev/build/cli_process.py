@@ -83,6 +83,7 @@ def interrupt(proc: subprocess.Popen[str]) -> None:
     after a grace period (BuildKit cancels daemon-side when the session closes)."""
     proc.send_signal(signal.SIGINT)
     killer = threading.Timer(CANCEL_GRACE_S, _kill_if_running, args=(proc,))
+    killer.name = "kudev-build-kill"  # ends by itself within the grace period
     killer.daemon = True
     killer.start()
 

@@ -29,7 +29,9 @@ from kudev.oci.errors import (
     NotFound,
     RegistryError,
     RegistryUnreachable,
+    unreachable_reason,
 )
+from kudev.oci.token import fetch_token
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -316,7 +318,7 @@ class RegistryClient:
             )
         except requests.RequestException as err:
             raise RegistryUnreachable(
-                f"registry {self.host} does not answer: {_reason(err)}",
+                f"registry {self.host} does not answer: {unreachable_reason(err)}",
                 "is it running, and is the host and port right? (plain HTTP is used only "
                 "for loopback hosts and the cluster's own registry)",
                 where=self.host,
@@ -325,7 +327,7 @@ class RegistryClient:
     def _authorization(self, challenge: Challenge | None, scope: str) -> str:
         login = self.logins.login_for(self.host)
         if challenge is not None and challenge.scheme == "bearer":
-            return "Bearer " + self._token(challenge, scope, login)
+            return "Bearer " + fetch_token(self.session, self.host, challenge, scope, login)
         if login is None:
             raise AuthFailed(
                 f"registry {self.host} asks for a login and Docker's config has none for it",
@@ -333,33 +335,6 @@ class RegistryClient:
                 where=self.host,
             )
         return login.basic_header()
-
-    def _token(self, challenge: Challenge, scope: str, login: Any) -> str:
-        realm = challenge.params.get("realm", "")
-        params = {"scope": challenge.params.get("scope") or scope}
-        if challenge.params.get("service"):
-            params["service"] = challenge.params["service"]
-        headers = {"Authorization": login.basic_header()} if login else {}
-        try:
-            response = self.session.get(realm, params=params, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as err:
-            raise RegistryUnreachable(
-                f"the token service {realm} of registry {self.host} does not answer: "
-                f"{_reason(err)}",
-                where=self.host,
-            ) from None
-        if response.status_code in (401, 403):
-            raise AuthFailed(
-                f"the token service of registry {self.host} refused the login",
-                f"log in again with `docker login {self.host}`",
-                where=self.host,
-            )
-        self._expect(response, (200,), realm)
-        try:
-            answer = response.json()
-            return str(answer.get("token") or answer["access_token"])
-        except (ValueError, KeyError, AttributeError):
-            raise RegistryError(f"the token service {realm} answered no token") from None
 
     def _expect(self, response: requests.Response, ok: tuple[int, ...], where: str) -> None:
         if response.status_code in ok:
@@ -410,14 +385,6 @@ def _registry_message(response: requests.Response) -> str:
     except (ValueError, AttributeError):
         words = ""
     return f" ({words})" if words else ""
-
-
-def _reason(err: Exception) -> str:
-    text = str(err)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "SSL"):
-        if marker in text:
-            return marker.lower() if marker != "SSL" else "TLS handshake failed"
-    return text[:200]
 
 
 def allows_plain_http(host: str, cluster_registry: str = "") -> bool:

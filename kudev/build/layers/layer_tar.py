@@ -189,7 +189,26 @@ def _entries_for(
         return found
     into_folder = step.dest.endswith("/") or tree.is_dir(dest)
     target = posixpath.join(dest.rstrip("/"), posixpath.basename(rel)) if into_folder else dest
+    if known[rel] == "l":
+        return [_followed(context, rel, target, step, owner)]
     return [_entry(context, rel, target, step, owner)]
+
+
+def _followed(
+    context: BuildContext, rel: str, target: str, step: CopyStep, owner: tuple[int, int]
+) -> Entry:
+    """A symlink named as a source is followed, as Docker does (inside folders it is kept)."""
+    real = os.path.realpath(os.path.join(context.root, rel))
+    inside = os.path.relpath(real, context.root)
+    if inside.startswith("..") or not os.path.isfile(real):
+        raise LayersRefused(
+            f"{step.instruction.text.strip()}: {rel} is a symlink to {real}, which is not a "
+            "file in the build context",
+            "copy the file itself, or the folder holding the link",
+        )
+    st = os.stat(real)
+    mode = stat.S_IMODE(st.st_mode) if step.chmod is None else step.chmod
+    return Entry(target, "f", mode, *owner, source=real, size=st.st_size)
 
 
 def _entry(

@@ -4,6 +4,8 @@ with no build tool on PATH either, its base read from the rig's registry."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 
 from kudev import events as ev
 from kudev.build.buildah import BuildahBuilder
+from kudev.build.builder import BuildCancelled
+from kudev.build.cli_process import CANCEL_GRACE_S
 from kudev.build.layers.builder import LayersBuilder
 from kudev.build.podman import PodmanBuilder
 from kudev.cluster.loaders import ContainerdImportLoader
@@ -131,3 +135,47 @@ def test_an_archive_from_each_store_imports_into_containerd(
         assert f"docker.io/library/{ref}" in listed, lines
     finally:
         ctr(containerd_address, "images", "rm", f"docker.io/library/{ref}")
+
+
+@pytest.mark.parametrize("kind", ["podman", "buildah"])
+def test_a_newer_change_cancels_a_running_build(kind, tmp_path, containers_env, monkeypatch):
+    for key, value in containers_env.items():
+        monkeypatch.setenv(key, value)
+    root = tmp_path / "slow"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM busybox:1.36\nRUN echo started; sleep 60\n")
+    context = BuildContext(root, root / "Dockerfile")
+    context.scan()
+    builder = (
+        PodmanBuilder(need_tool("podman"))
+        if kind == "podman"
+        else BuildahBuilder(need_tool("buildah"))
+    )
+    prepared = builder.prepare(context, f"slow-{uuid.uuid4().hex[:6]}:1")
+    lines: list[str] = []
+    started = threading.Event()
+
+    def on_line(line: str, stream: str) -> None:
+        lines.append(line)
+        if "started" in line and not line.startswith("STEP"):
+            started.set()
+
+    outcome: list[BaseException] = []
+    worker = threading.Thread(
+        target=lambda: _catch(outcome, builder.run, prepared, on_line), name="kudev-test-build"
+    )
+    worker.start()
+    assert started.wait(60), lines
+    cancelled_at = time.monotonic()
+    builder.cancel()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert outcome and isinstance(outcome[0], BuildCancelled), (outcome, lines)
+    assert time.monotonic() - cancelled_at < CANCEL_GRACE_S + 3
+
+
+def _catch(outcome: list[BaseException], call, *args) -> None:
+    try:
+        call(*args)
+    except BaseException as err:  # the test looks at it
+        outcome.append(err)

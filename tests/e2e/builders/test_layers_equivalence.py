@@ -99,3 +99,4 @@ def test_the_layer_builders_image_is_dockers(fixture, tmp_path, rig_base):
         assert docker_tree["srv/app/www/home.html"][4] == "index.html"
         assert docker_tree["srv/app/conf/config.ini"][1] == "0o600"
         assert "srv/app/secret.txt" not in docker_tree
+        assert docker_tree["srv/latest.txt"][0] == "f", "a symlink named as a source is followed"

@@ -305,3 +305,16 @@ def test_entrypoint_drops_the_cmd_of_the_base(tmp_path):
         builder = LayersBuilder(base_registry=host, cache_dir=tmp_path)
         run = json.loads(image_of(builder, build(builder, context)).config)["config"]
     assert run["Entrypoint"] == ["/x"] and run["Cmd"] is None
+
+
+def test_a_base_missing_from_the_mirror_with_docker_hub_out_of_reach_says_both(
+    tmp_path, monkeypatch
+):
+    from kudev.build.layers import base as base_module
+    from kudev.oci.errors import RegistryUnreachable
+
+    monkeypatch.setattr(base_module, "DOCKER_HUB_REGISTRY", "127.0.0.1:9")  # nothing listens
+    with fake_registry() as (host, _), pytest.raises(RegistryUnreachable) as caught:
+        base_module.resolve_base("busybox:1.36", host)
+    assert f"not in {host}/busybox:1.36" in caught.value.cause
+    assert f"docker push {host}/busybox:1.36" in caught.value.remedy

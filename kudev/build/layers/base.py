@@ -26,7 +26,7 @@ from kudev.oci.client import (
     RegistryClient,
     client_for,
 )
-from kudev.oci.errors import NotFound, RegistryError
+from kudev.oci.errors import NotFound, RegistryError, RegistryUnreachable
 
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -96,6 +96,17 @@ def resolve_base(name: str, base_registry: str, cluster_registry: str = "") -> B
             return _fetch(client, name, repository, reference)
         except NotFound:
             missing.append(f"{host}/{repository}:{reference}")
+        except RegistryUnreachable as err:
+            if not missing:
+                raise
+            # The mirror lacked it and the origin is out of reach: say both.
+            raise RegistryUnreachable(
+                f"base image {name} is not in {', '.join(missing)}, and {err.cause}",
+                f"push it to {base_registry} (`docker push {base_registry}/"
+                f"{parse_ref(name).repository}:{parse_ref(name).tag_or_latest}`), or let "
+                f"kudev reach {host}",
+                where=name,
+            ) from err
     parsed = parse_ref(name)
     example = f"{base_registry or 'REGISTRY'}/{parsed.repository}:{parsed.tag_or_latest}"
     raise NotFound(

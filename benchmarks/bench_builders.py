@@ -52,7 +52,9 @@ def containers_storage(folder: Path, registry: str) -> None:
     os.environ["CONTAINERS_STORAGE_CONF"] = str(folder / "storage.conf")
     os.environ["CONTAINERS_CONF"] = str(folder / "containers.conf")
     pulled = f"{registry}/{BASE}"
-    subprocess.run(["podman", "pull", "-q", "--tls-verify=false", pulled], check=True)
+    subprocess.run(
+        ["podman", "pull", "-q", "--tls-verify=false", pulled], check=True, capture_output=True
+    )
     subprocess.run(["podman", "tag", pulled, f"docker.io/library/{BASE}"], check=True)
 
 

@@ -171,10 +171,15 @@ def _doctor(args: argparse.Namespace) -> int:
     from kudev.project import load_project
 
     try:
-        cluster = load_project(Path.cwd(), args.config_file).config.cluster
+        config = load_project(Path.cwd(), args.config_file).config
     except ConfigError:
-        cluster = None  # doctor still checks Docker and the cluster without a config
-    return run_doctor(kubeconfig=args.kubeconfig, context=args.kube_context, cluster=cluster)
+        config = None  # doctor still checks Docker and the cluster without a config
+    return run_doctor(
+        kubeconfig=args.kubeconfig,
+        context=args.kube_context,
+        cluster=config.cluster if config else None,
+        images=config.images if config else (),
+    )
 
 
 def _down(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kudev.cluster.detect import (
@@ -24,7 +24,7 @@ from kudev.cluster.detect import (
 from kudev.cluster.loader_choice import loader_for
 from kudev.cluster.tool_run import INSTALL_HINTS
 from kudev.cluster_kinds import KINDS_IN_HINTS
-from kudev.config.model import ClusterSpec
+from kudev.config.model import ClusterSpec, ImageSpec
 from kudev.errors import KudevError
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -55,6 +55,7 @@ def run_doctor(
     out: Callable[[str], None] = print,
     *,
     cluster: ClusterSpec | None = None,
+    images: tuple[ImageSpec, ...] = (),
 ) -> int:
     """Print the checks; 0 when every required one passes, else 1."""
     failed = False
@@ -65,7 +66,14 @@ def run_doctor(
         for line in check.lines():
             out(line)
 
-    docker_client = _check_docker(report)
+    held: list[Check] = []
+    docker_client = _check_docker(held.append)
+    chosen = [_builder_check(image, docker_client, held[0]) for image in images or (None,)]
+    # A dead Docker Engine fails doctor only when Docker is what would build.
+    needs_docker = any(name in ("docker", "") for name, _ in chosen)
+    report(replace(held[0], required=needs_docker))
+    for check in [*held[1:], *(check for _, check in chosen)]:
+        report(check)
     try:
         _check_cluster(kubeconfig, context, cluster or ClusterSpec(), docker_client, report)
     finally:
@@ -97,6 +105,36 @@ def _check_docker(report: Callable[[Check], None]) -> Any:
     )
     report(_buildkit_check(client, api))
     return client
+
+
+def _builder_check(image: ImageSpec | None, docker_client: Any, docker: Check) -> tuple[str, Check]:
+    """(builder name or "" for none, the line): which builder will run for `image`, and why
+    — the engine's own choice (build/choice.py)."""
+    from kudev.build.choice import choose, layers_refusal
+    from kudev.errors import DockerUnavailable
+
+    def connect() -> Any:
+        if docker_client is None:
+            raise DockerUnavailable(docker.detail, docker.remedy)
+        return docker_client
+
+    requested = image.builder if image is not None else "auto"
+    refusal = (
+        (lambda: layers_refusal(image.dockerfile, dict(image.build_args), image.target))
+        if image is not None
+        else None
+    )
+    named = f"{image.name}: " if image is not None else ""
+    try:
+        choice = choose(requested, connect, refusal)
+    except KudevError as err:
+        return "", Check("builder", False, f"{named}none: {err.cause}", err.remedy)
+    why = choice.why or "builder: set in .kudev.yaml"
+    refused = refusal() if refusal is not None and choice.name == "layers" else ""
+    if refused:
+        remedy = "use builder docker, podman or buildah for it, or auto"
+        return "layers", Check("builder", False, f"{named}layers refuses: {refused}", remedy)
+    return choice.name, Check("builder", True, f"{named}{choice.name} ({why})")
 
 
 def _buildkit_check(client: Any, api: str) -> Check:

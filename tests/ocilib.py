@@ -152,6 +152,11 @@ class FakeState:
     refuse_monolithic: bool = True  # a one-PUT upload gets 301, as some registries answer
     token: str = ""  # when set: Bearer auth through /token, which wants Basic USER:PASSWORD
     corrupt_blobs: bool = False  # serve blobs that do not match their digest
+    per_repository: bool = False  # a blob is in the repositories it was pushed or mounted to
+    blob_repos: dict[str, set[str]] = field(default_factory=dict)
+    upload_repos: dict[str, str] = field(default_factory=dict)
+    anonymous: bool = False  # the token service gives tokens without a login (Docker Hub's way)
+    token_requests: list[dict[str, str]] = field(default_factory=list)  # query of each /token
 
 
 def _digest(data: bytes) -> str:
@@ -182,8 +187,10 @@ class _FakeHandler(http.server.BaseHTTPRequestHandler):
         if not state.token:
             return True
         if self.path.startswith("/token"):
+            query = self.path.partition("?")[2]
+            state.token_requests.append(dict(p.split("=", 1) for p in query.split("&") if "=" in p))
             basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            if self.headers.get("Authorization") != basic:
+            if not state.anonymous and self.headers.get("Authorization") != basic:
                 self._reply(401)
             else:
                 self._reply(200, json.dumps({"token": state.token}).encode())
@@ -202,20 +209,25 @@ class _FakeHandler(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if m := re.fullmatch(r"/v2/(.+)/blobs/uploads/", path):
-            return self._start_upload()
+            return self._start_upload(m[1], params)
         if m := re.fullmatch(r"/v2/(.+)/uploads/([0-9a-f]+)", path):
             return self._upload(m[2], params)
         if m := re.fullmatch(r"/v2/(.+)/blobs/(sha256:[0-9a-f]{64})", path):
-            return self._blob(m[2])
+            return self._blob(m[1], m[2])
         if m := re.fullmatch(r"/v2/(.+)/manifests/(.+)", path):
             return self._manifest(m[2])
         self._reply(404)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = _route
 
-    def _start_upload(self) -> None:
+    def _start_upload(self, repository: str, params: dict[str, str]) -> None:
         self._body()
+        mount = params.get("mount", "").replace("%3A", ":")
+        if mount and params.get("from") in self.state.blob_repos.get(mount, ()):
+            self.state.blob_repos[mount].add(repository)
+            return self._reply(201, headers={"Docker-Content-Digest": mount})
         session = os.urandom(8).hex()
+        self.state.upload_repos[session] = repository
         self.state.uploads[session] = bytearray()
         # Relative, and under another path than /blobs/uploads: clients must follow it.
         self._reply(202, headers={"Location": f"uploads/{session}?_state=abc"})
@@ -234,11 +246,13 @@ class _FakeHandler(http.server.BaseHTTPRequestHandler):
         if _digest(data) != params.get("digest"):
             return self._reply(400)
         state.blobs[_digest(data)] = data
+        state.blob_repos.setdefault(_digest(data), set()).add(state.upload_repos.get(session, ""))
         self._reply(201, headers={"Docker-Content-Digest": _digest(data)})
 
-    def _blob(self, digest: str) -> None:
+    def _blob(self, repository: str, digest: str) -> None:
         data = self.state.blobs.get(digest)
-        if data is None:
+        elsewhere = repository not in self.state.blob_repos.get(digest, ())
+        if data is None or (self.state.per_repository and elsewhere):
             return self._reply(404)
         if self.state.corrupt_blobs:
             data = data[::-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kudev.config.model import ClusterSpec
+from kudev.config.model import ClusterSpec, ImageSpec
 from kudev.doctor import run_doctor
 
 FAKEBIN = Path(__file__).parent / "fakebin"
@@ -104,8 +105,9 @@ def test_dead_docker_socket_is_a_clear_failure(
     dead_docker: str, kube_api: Callable[..., str], with_fakebin: None, tmp_path: Path
 ) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "config", "kind-dev", kube_api())
+    image = ImageSpec("app", tmp_path, tmp_path / "Dockerfile", builder="docker")
 
-    code, lines = doctor(kubeconfig=kubeconfig)
+    code, lines = doctor(kubeconfig=kubeconfig, images=(image,))
 
     assert code == 1
     docker_line = line(lines, "docker")
@@ -126,7 +128,42 @@ def test_dead_docker_does_not_traceback_from_the_command_line(dead_docker: str) 
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "✗ docker" in result.stdout
+    assert "cannot connect to" in line(result.stdout.splitlines(), "docker")
+
+
+def test_without_docker_doctor_names_podman_and_why(
+    dead_docker: str, kube_api: Callable[..., str], with_fakebin: None, tmp_path: Path
+) -> None:
+    if shutil.which("podman") is None:
+        missing("podman")
+    kubeconfig = write_kubeconfig(tmp_path / "config", "kind-dev", kube_api())
+    image = ImageSpec("app", tmp_path, tmp_path / "Dockerfile")
+
+    code, lines = doctor(kubeconfig=kubeconfig, images=(image,))
+
+    assert line(lines, "docker").startswith("! docker"), "Docker is not needed to build"
+    builder = line(lines, "builder")
+    assert builder.startswith("✓ builder         app: podman (auto: cannot connect to"), builder
+    assert "podman is on PATH" in builder
+    assert code == 0, "\n".join(lines)
+
+
+def test_doctor_names_the_line_the_layer_builder_refuses(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\nRUN echo hi\n")
+    image = ImageSpec("app", tmp_path, tmp_path / "Dockerfile", builder="layers")
+
+    _, lines = doctor(kubeconfig=str(tmp_path / "none"), images=(image,))
+
+    assert line(lines, "builder") == (
+        "✗ builder         app: layers refuses: Dockerfile:2: `RUN echo hi`: the layer builder "
+        "runs no commands"
+    )
+
+
+def missing(tool: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{tool} is missing (CI is set)", pytrace=False)
+    pytest.skip(f"{tool} is missing")
 
 
 def test_cluster_down_is_a_failure(tmp_path: Path, with_fakebin: None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,9 @@ def test_newer_change_cancels_running_build(
 
 
 def test_daemon_down_is_reported_and_retried_until_it_is_back(simple, tmp_path, monkeypatch):
+    # With `builder: auto` a dead Docker would hand the build to podman or the layer builder.
+    images = tuple(replace(image, builder="docker") for image in simple.config.images)
+    simple = Project(config=replace(simple.config, images=images), cache_dir=simple.cache_dir)
     socket_dir = tmp_path / "sock"
     socket_dir.mkdir()
     socket_path = socket_dir / "docker.sock"

@@ -501,3 +501,65 @@ def test_images_on_nodes_are_those_every_node_reports(kube_api: Callable[..., st
     assert names == {"docker.io/library/app:kudev-2"}
     assert already_loaded("app:kudev-2", names)
     assert not already_loaded("app:kudev-1", names)
+
+
+# -- images outside the Docker Engine (podman, buildah, the layer builder) ----------------
+
+
+class ArchiveStore:
+    """An ImageStore with a fixed docker-archive; remembers the pushes asked of it."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, str]] = []
+
+    def store_name(self) -> str:
+        return "a test store"
+
+    def push_to(self, ref: str, target: str, on_line: Callable[[str], None]) -> str:
+        self.pushed.append((ref, target))
+        return f"{target}@sha256:{'0' * 64}"
+
+    def save_archive(self, ref: str) -> Iterator[bytes]:
+        yield b"docker-archive of " + ref.encode()
+
+    def pushed_digests(self, ref: str, name: str) -> set[str]:
+        return set()
+
+
+@pytest.mark.parametrize(
+    ("make", "argv_head"),
+    [
+        (lambda s: KindLoader("dev", s), ["kind", "load", "image-archive"]),
+        (lambda s: MinikubeLoader("work", s), ["minikube", "image", "load"]),
+        (lambda s: K3dLoader("lab", s), ["k3d", "image", "import"]),
+    ],
+)
+def test_tool_loaders_take_an_archive_of_an_image_outside_docker(standins, make, argv_head):
+    loader = make(ArchiveStore())
+    assert loader.describe().startswith("save from a test store, then " + " ".join(argv_head))
+
+    loader.load("app:kudev-1a2b", lambda line: None)
+
+    (call,) = standins.calls()
+    archive = call["argv"][len(argv_head)]
+    assert call["argv"][: len(argv_head)] == argv_head and archive.endswith(".tar")
+    assert not os.path.exists(archive), "the temporary archive is removed afterwards"
+
+
+def test_containerd_import_reads_the_stores_archive(standins):
+    store = ArchiveStore()
+    ContainerdImportLoader(CTR_IMPORT, store).load("app:kudev-1a2b", lambda line: None)
+    assert standins.stdin.read_bytes() == b"docker-archive of app:kudev-1a2b"
+
+
+def test_a_registry_push_returns_what_the_store_pinned():
+    store = ArchiveStore()
+    deployed = RegistryLoader("localhost:5000", store).load("app:kudev-1", lambda line: None)
+    assert store.pushed == [("app:kudev-1", "localhost:5000/app:kudev-1")]
+    assert deployed == f"localhost:5000/app:kudev-1@sha256:{'0' * 64}"
+
+
+def test_a_docker_desktop_cluster_refuses_images_built_elsewhere():
+    info = ClusterInfo("docker-desktop", "docker-desktop", "", "docker-desktop", local=True)
+    with pytest.raises(ClusterError, match="built into a test store"):
+        loader_for(info, ClusterSpec(), None, ArchiveStore())

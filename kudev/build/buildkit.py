@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kudev.build.builder import BuildCancelled, BuildResult, PreparedBuild
+from kudev.build.builder import BuildResult, PreparedBuild
 from kudev.build.classic import ImageBuilder
+from kudev.build.cli_process import CliProcess
 from kudev.errors import BuildFailed
 
 if TYPE_CHECKING:
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 _STEP = re.compile(r"^#(\d+) (\[[^\]]*\] .*)$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
-_CANCEL_GRACE_S = 2
 
 
 def find_buildkit_cli() -> str | None:
@@ -75,25 +73,21 @@ class CliBuildKitBuilder(ImageBuilder):
     def __init__(self, client: docker.DockerClient, cli: str) -> None:
         super().__init__(client)
         self.cli = cli
-        self._proc: subprocess.Popen[str] | None = None
+        self._process = CliProcess()
 
     def describe(self) -> str:
         return f"BuildKit via {self.cli}"
 
     def cancel(self) -> None:
         super().cancel()  # in case this build went the classic way
-        with self._lock:
-            proc = self._proc
-        if proc is not None and proc.poll() is None:
-            _interrupt(proc)
+        self._process.cancel()
 
     def run(self, prepared: PreparedBuild, on_line: Callable[[str, str], None]) -> BuildResult:
         if prepared.extra_dockerfile:
             # BuildKit ignores a .dockerignore inside a stdin tar, so only the classic
             # builder can leave an excluded (or outside) Dockerfile out of the image.
             return super().run(prepared, on_line)
-        with self._lock:
-            self._cancelled = False
+        self._process.reset()
         try:
             self._run_cli(prepared, on_line)
         finally:
@@ -102,47 +96,15 @@ class CliBuildKitBuilder(ImageBuilder):
         return BuildResult(ref=prepared.ref, image_id=image_id, built=True)
 
     def _argv(self, prepared: PreparedBuild) -> list[str]:
-        params = prepared.params
-        argv = [
-            self.cli,
-            "build",
-            "--progress=plain",
-            "-f",
-            params["dockerfile"],
-            "-t",
-            prepared.ref,
-        ]
-        if params.get("target"):
-            argv += ["--target", params["target"]]
-        for key, value in params.get("buildargs_dict", {}).items():
-            argv += ["--build-arg", f"{key}={value}"]
+        argv = [self.cli, "build", "--progress=plain", *build_flags(prepared)]
         return [*argv, "-"]
 
     def _run_cli(self, prepared: PreparedBuild, on_line: Callable[[str, str], None]) -> None:
         prepared.body.seek(0)
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-        proc = subprocess.Popen(
-            self._argv(prepared),
-            stdin=prepared.body,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            env=env,
-            start_new_session=True,  # Ctrl-C reaches kudev, which cancels the build itself
+        code, failure = self._process.run(
+            self._argv(prepared), prepared.body, on_line, _BuildKitLines(), env
         )
-        with self._lock:
-            self._proc = proc
-            if self._cancelled:
-                _interrupt(proc)
-        try:
-            failure = _follow(proc, on_line)
-            code = proc.wait()
-        finally:
-            with self._lock:
-                self._proc = None
-        if self._cancelled:
-            raise BuildCancelled("build cancelled: a newer change arrived", "")
         if code != 0:
             raise BuildFailed(
                 failure or f"docker build exited with {code}",
@@ -150,33 +112,30 @@ class CliBuildKitBuilder(ImageBuilder):
             )
 
 
-def _interrupt(proc: subprocess.Popen[str]) -> None:
-    """SIGINT lets the CLI cancel its BuildKit session; it may wait for a running step, so
-    it is killed after a grace period (closing the session cancels the build daemon-side)."""
-    proc.send_signal(signal.SIGINT)
-    killer = threading.Timer(_CANCEL_GRACE_S, _kill_if_running, args=(proc,))
-    killer.daemon = True
-    killer.start()
+def build_flags(prepared: PreparedBuild, tag: str = "") -> list[str]:
+    """-f, -t, --target and --build-arg, as docker, podman and buildah all spell them."""
+    params = prepared.params
+    argv = ["-f", params["dockerfile"], "-t", tag or prepared.ref]
+    if params.get("target"):
+        argv += ["--target", params["target"]]
+    for key, value in params.get("buildargs_dict", {}).items():
+        argv += ["--build-arg", f"{key}={value}"]
+    return argv
 
 
-def _kill_if_running(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.kill()
+class _BuildKitLines:
+    """Reads `--progress=plain` lines: remembers each step's name to say where it failed."""
 
+    def __init__(self) -> None:
+        self.steps: dict[str, str] = {}
 
-def _follow(proc: subprocess.Popen[str], on_line: Callable[[str, str], None]) -> str:
-    """Stream the CLI's lines; returns the failure summary (failing step and error) if any."""
-    steps: dict[str, str] = {}
-    failure = ""
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = raw.rstrip("\n")
+    def __call__(self, line: str) -> tuple[str, str]:
         step, error = _STEP.match(line), _STEP_ERROR.match(line)
         if step:
-            steps[step.group(1)] = step.group(2)
+            self.steps[step.group(1)] = step.group(2)
+        failure = ""
         if error:
-            where = steps.get(error.group(1), "")
+            where = self.steps.get(error.group(1), "")
             failure = f"build failed at {where}: {error.group(2)}" if where else error.group(2)
         is_error = bool(error) or line.startswith(("ERROR", "error:", "failed to solve"))
-        on_line(line, "error" if is_error else "stdout")
-    return failure
+        return ("error" if is_error else "stdout"), failure

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kudev.cluster.detect import ClusterInfo
+from kudev.cluster.docker_images import image_store, is_docker
 from kudev.cluster.loaders import (
     ContainerdImportLoader,
     ImageLoader,
@@ -58,14 +59,22 @@ def loader_for(
 
 @dataclass(frozen=True)
 class LoadTarget:
-    """What a loader is made for: the cluster's kind, its name, the Docker Engine to read."""
+    """What a loader is made for: the cluster's kind, its name, where the images are."""
 
     kind: str
     name: str  # kind cluster name, minikube profile, k3d cluster; "" when the kind has none
-    docker_client: Any
+    docker_client: Any  # a Docker client, or an ImageStore (podman, buildah, layers)
 
 
 def _shares_docker_images(target: LoadTarget) -> ImageLoader:
+    store = image_store(target.docker_client)
+    if not is_docker(store):
+        raise ClusterError(
+            f"{target.kind} runs on the Docker daemon's images, but the images are built "
+            f"into {store.store_name()}",
+            "use `builder: docker`, or set cluster.registry in .kudev.yaml to a registry "
+            "the cluster pulls from",
+        )
     return NoLoad(f"{target.kind} runs on the Docker daemon's images")
 
 
@@ -85,9 +94,9 @@ def _k3s(target: LoadTarget) -> ImageLoader:
 # How each cluster kind of kinds.KINDS gets images onto its nodes.
 LOADERS: dict[str, Callable[[LoadTarget], ImageLoader]] = {
     **{kind: _shares_docker_images for kind in DOCKER_RUNTIME_KINDS},
-    "kind": lambda target: KindLoader(target.name),
-    "minikube": lambda target: MinikubeLoader(target.name),
-    "k3d": lambda target: K3dLoader(target.name),
+    "kind": lambda target: KindLoader(target.name, target.docker_client),
+    "minikube": lambda target: MinikubeLoader(target.name, target.docker_client),
+    "k3d": lambda target: K3dLoader(target.name, target.docker_client),
     "k3s": _k3s,
     "microk8s": lambda target: ContainerdImportLoader(MICROK8S_IMPORT, target.docker_client),
     "containerd": lambda target: ContainerdImportLoader(CONTAINERD_IMPORT, target.docker_client),

@@ -1,20 +1,20 @@
 """Getting a freshly built image onto the cluster's nodes.
 
 Each `ImageLoader` knows one way: nothing to do (the Docker daemon is the cluster's runtime),
-a cluster tool (`kind load`, `minikube image load`, `k3d image import`), `docker save` piped
-into a containerd import, or a push to a registry the cluster pulls from. `loader_choice`
-picks one for a cluster; `tool_run` runs the tools.
+a cluster tool (`kind load`, `minikube image load`, `k3d image import`), a docker-archive piped
+into a containerd import, or a push to a registry the cluster pulls from. The image comes from
+an `ImageStore` (the Docker Engine, podman's storage, the layer builder's blobs).
+`loader_choice` picks one for a cluster; `tool_run` runs the tools.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, Protocol
 
-import docker.errors
-
+from kudev.build.image_store import archive_file
+from kudev.cluster.docker_images import image_store, is_docker
 from kudev.cluster.tool_run import LineSink, executables, run_streaming
-from kudev.errors import ClusterError, DockerUnavailable, KudevError
 from kudev.image_ref import parse_ref
 
 
@@ -30,7 +30,8 @@ class ImageLoader(Protocol):
         ...
 
     def load(self, image_ref: str, on_line: LineSink) -> str:
-        """Put the image on the nodes, streaming tool output; returns deploy_ref(image_ref)."""
+        """Put the image on the nodes, streaming tool output; returns the reference to
+        deploy: deploy_ref(image_ref), perhaps pinned by the pushed digest."""
         ...
 
     def present(self, image_ref: str) -> bool:
@@ -61,25 +62,38 @@ class NoLoad:
 
 
 class _ToolLoader:
-    """A loader that runs one cluster tool with the image reference in its arguments."""
+    """A loader that runs one cluster tool with the image reference in its arguments, or,
+    for an image outside the Docker Engine, with a docker-archive file of it."""
 
     tool = ""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, images: Any = None) -> None:
         self.name = name
+        self.images = image_store(images)
         self.requires: tuple[str, ...] = (self.tool,)
 
     def argv(self, image_ref: str) -> list[str]:
         raise NotImplementedError
 
+    def archive_argv(self, archive: str) -> list[str]:
+        raise NotImplementedError
+
     def describe(self) -> str:
-        return " ".join(self.argv("IMAGE"))
+        if is_docker(self.images):
+            return " ".join(self.argv("IMAGE"))
+        return f"save from {self.images.store_name()}, then " + " ".join(
+            self.archive_argv("ARCHIVE")
+        )
 
     def deploy_ref(self, image_ref: str) -> str:
         return image_ref
 
     def load(self, image_ref: str, on_line: LineSink) -> str:
-        run_streaming(self.argv(image_ref), on_line, remedy=self.remedy())
+        if is_docker(self.images):
+            run_streaming(self.argv(image_ref), on_line, remedy=self.remedy())
+            return image_ref
+        with archive_file(self.images, image_ref) as archive:
+            run_streaming(self.archive_argv(str(archive)), on_line, remedy=self.remedy())
         return image_ref
 
     def present(self, image_ref: str) -> bool:
@@ -95,6 +109,9 @@ class KindLoader(_ToolLoader):
     def argv(self, image_ref: str) -> list[str]:
         return ["kind", "load", "docker-image", image_ref, "--name", self.name]
 
+    def archive_argv(self, archive: str) -> list[str]:
+        return ["kind", "load", "image-archive", archive, "--name", self.name]
+
     def remedy(self) -> str:
         return f"is the kind cluster {self.name!r} running? `kind get clusters` lists them"
 
@@ -104,6 +121,9 @@ class MinikubeLoader(_ToolLoader):
 
     def argv(self, image_ref: str) -> list[str]:
         return ["minikube", "image", "load", image_ref, "-p", self.name]
+
+    def archive_argv(self, archive: str) -> list[str]:
+        return ["minikube", "image", "load", archive, "-p", self.name]
 
     def remedy(self) -> str:
         return f"is the minikube profile {self.name!r} running? `minikube status -p {self.name}`"
@@ -115,32 +135,33 @@ class K3dLoader(_ToolLoader):
     def argv(self, image_ref: str) -> list[str]:
         return ["k3d", "image", "import", image_ref, "-c", self.name]
 
+    def archive_argv(self, archive: str) -> list[str]:
+        return ["k3d", "image", "import", archive, "-c", self.name]
+
     def remedy(self) -> str:
         return f"is the k3d cluster {self.name!r} running? `k3d cluster list` lists them"
 
 
 class ContainerdImportLoader:
-    """`docker save` streamed into a containerd import command's stdin (no temp file)."""
+    """The image's docker-archive streamed into a containerd import command's stdin."""
 
-    def __init__(self, argv: Iterable[str], docker_client: Any) -> None:
+    def __init__(self, argv: Iterable[str], images: Any) -> None:
         self.argv = list(argv)
-        self.docker = docker_client
+        self.images = image_store(images)
         self.requires = executables(self.argv)
 
     def describe(self) -> str:
-        return f"docker save IMAGE | {' '.join(self.argv)}"
+        source = "docker save IMAGE" if is_docker(self.images) else self.images.store_name()
+        return f"{source} | {' '.join(self.argv)}"
 
     def deploy_ref(self, image_ref: str) -> str:
         return image_ref
 
     def load(self, image_ref: str, on_line: LineSink) -> str:
-        image = _local_image(self.docker, image_ref)
-        # named=: without it `docker save` drops the repository:tag and ctr imports no name.
-        named = image_ref if image_ref in image.tags else True
         run_streaming(
             self.argv,
             on_line,
-            stdin=_docker_stream(lambda: image.save(named=named)),
+            stdin=self.images.save_archive(image_ref),
             remedy="check that the import command works: "
             f"`docker save {image_ref} | {' '.join(self.argv)}`",
         )
@@ -151,13 +172,13 @@ class ContainerdImportLoader:
 
 
 class RegistryLoader:
-    """Tag the image for a registry the cluster pulls from and push it there."""
+    """Push the image to a registry the cluster pulls from (tagged for it)."""
 
     requires: tuple[str, ...] = ()
 
-    def __init__(self, host: str, docker_client: Any) -> None:
+    def __init__(self, host: str, images: Any) -> None:
         self.host = host.rstrip("/")
-        self.docker = docker_client
+        self.images = image_store(images)
 
     def describe(self) -> str:
         return f"push to registry {self.host}"
@@ -167,14 +188,10 @@ class RegistryLoader:
         return f"{self.host}/{repo}:{tag}"
 
     def present(self, image_ref: str) -> bool:
-        """The registry's tag points at the manifest Docker recorded when it last pushed this
-        image: a push would send nothing, and still costs ~90 ms of daemon round trips."""
+        """The registry's tag points at the manifest the store recorded when it last pushed
+        this image: a push would send nothing, and still costs ~90 ms of daemon round trips."""
         target = parse_ref(self.deploy_ref(image_ref))
-        try:
-            pushed = _local_image(self.docker, image_ref).attrs.get("RepoDigests") or []
-        except KudevError:
-            return False
-        digests = {d.partition("@")[2] for d in pushed if d.partition("@")[0] == target.name}
+        digests = self.images.pushed_digests(image_ref, target.name)
         if not digests:
             return False  # never pushed from here: nothing to compare with
         from kudev.oci.client import client_for
@@ -187,83 +204,11 @@ class RegistryLoader:
             return False  # the push will say what is wrong
 
     def load(self, image_ref: str, on_line: LineSink) -> str:
-        image = _local_image(self.docker, image_ref)
-        target = self.deploy_ref(image_ref)
-        parsed = parse_ref(target)
-        repository, tag = parsed.name, parsed.tag
-        try:
-            image.tag(repository, tag)
-        except (docker.errors.DockerException, OSError) as err:
-            raise _docker_error(err) from err
-        stream = _docker_stream(
-            lambda: self.docker.api.push(repository, tag=tag, stream=True, decode=True)
-        )
-        for line in _push_lines(stream, self.host):
-            on_line(line)
-        return target
-
-
-def _push_lines(stream: Iterable[dict[str, Any]], host: str) -> Iterator[str]:
-    """Readable lines from the push progress stream; raises on an `error` item.
-
-    Only the first "Pushing" of each layer becomes a line: the daemon repeats it for every
-    few hundred kilobytes.
-    """
-    pushing: set[str] = set()
-    for item in stream:
-        if item.get("error"):
-            raise ClusterError(
-                f"push to {host} failed: {item['error']}",
-                f"is the registry at {host} running and reachable from the Docker daemon? "
-                "Registries outside 127.0.0.0/8 must be in the daemon's insecure-registries "
-                "unless they serve TLS",
-            )
-        status, layer = item.get("status", ""), item.get("id", "")
-        if status == "Pushing":
-            if layer in pushing:
-                continue
-            pushing.add(layer)
-        aux = item.get("aux") or {}
-        if aux.get("Digest"):
-            yield f"pushed {aux.get('Tag', '')} digest {aux['Digest']}"
-        elif status:
-            yield f"{layer}: {status}" if layer else status
+        """The pushed reference; a store that knows the digest pins it (`…:tag@sha256:…`)."""
+        return self.images.push_to(image_ref, self.deploy_ref(image_ref), on_line)
 
 
 def split_ref(ref: str) -> tuple[str, str]:
     """(repository path without registry host, tag): "docker.io/library/app:1" → ("app", "1")."""
     parsed = parse_ref(ref)
     return parsed.repository, parsed.tag_or_latest
-
-
-# -- docker --------------------------------------------------------------------------------
-
-
-def _local_image(docker_client: Any, image_ref: str) -> Any:
-    if docker_client is None:
-        raise DockerUnavailable("no Docker Engine connection", "start Docker or set DOCKER_HOST")
-    try:
-        return docker_client.images.get(image_ref)
-    except docker.errors.ImageNotFound as err:
-        raise ClusterError(
-            f"image {image_ref} is not in the local Docker Engine",
-            "build it first; kudev loads only images it built",
-        ) from err
-    except (docker.errors.DockerException, OSError) as err:
-        raise _docker_error(err) from err
-
-
-def _docker_stream(start: Callable[[], Iterable[Any]]) -> Iterator[Any]:
-    """Items of a Docker stream begun lazily, with Docker failures as kudev errors."""
-    try:
-        yield from start()
-    except (docker.errors.DockerException, OSError) as err:
-        raise _docker_error(err) from err
-
-
-def _docker_error(err: BaseException) -> KudevError:
-    if isinstance(err, docker.errors.APIError):
-        return ClusterError(
-            f"Docker Engine refused: {err.explanation or err}", "see the Docker daemon's log"
-        )
-    return DockerUnavailable(f"lost the Docker Engine: {err}", "is Docker running? (`docker info`)")

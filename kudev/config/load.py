@@ -6,6 +6,7 @@ checks the rules that span several keys. Errors point at file:line:column and th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,7 @@ def _build_config(doc: MarkedMap, path: Path, root: Path, problems: list[Problem
         path=path,
         root=root,
         name=name,
-        images=_images(spec, name, folder, problems),
+        images=_with_builder(spec, _images(spec, name, folder, problems)),
         namespace=_field(spec, SPEC_FORMAT, "namespace"),
         create_namespace=_field(spec, SPEC_FORMAT, "createNamespace"),
         replicas=_field(spec, SPEC_FORMAT, "replicas"),
@@ -204,6 +205,15 @@ def _images(
     return _image_list(spec, folder, problems)
 
 
+def _with_builder(spec: MarkedMap, images: tuple[ImageSpec, ...]) -> tuple[ImageSpec, ...]:
+    """Each image's builder (its own key, else spec.builder) and the base registry."""
+    default = _field(spec, SPEC_FORMAT, "builder")
+    base = _field(spec, SPEC_FORMAT, "baseRegistry")
+    return tuple(
+        replace(image, builder=image.builder or default, base_registry=base) for image in images
+    )
+
+
 def _single_image(spec: MarkedMap, name: str, folder: Path, problems: list[Problem]) -> ImageSpec:
     """The Go kudev's image: the config's folder is the build context."""
     dockerfile = _resolve(folder, _field(spec, SPEC_FORMAT, "dockerfilePath"))
@@ -214,6 +224,7 @@ def _single_image(spec: MarkedMap, name: str, folder: Path, problems: list[Probl
         context=folder.resolve(),
         dockerfile=dockerfile,
         exclusions=_strings(spec, "buildContextExclusions"),
+        builder="",  # spec.builder, filled in by _with_builder
     )
 
 
@@ -251,6 +262,7 @@ def _image(entry: MarkedMap, key: str, folder: Path, problems: list[Problem]) ->
         build_args=tuple(sorted(_child(entry, "buildArgs").items())),
         target=_field(entry, IMAGE_FORMAT, "target"),
         exclusions=_strings(entry, "exclusions"),
+        builder=entry.get("builder", ""),
     )
 
 

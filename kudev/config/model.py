@@ -23,6 +23,8 @@ class ImageSpec:
     build_args: tuple[tuple[str, str], ...] = ()  # sorted by key
     target: str = ""
     exclusions: tuple[str, ...] = ()  # extra .dockerignore-style patterns, after the file's
+    builder: str = "auto"  # auto | docker | podman | buildah | layers (spec.builder by default)
+    base_registry: str = ""  # the layer builder's Docker Hub mirror (spec.baseRegistry)
 
 
 # A save is one or a few events within microseconds, so 50 ms of quiet is enough; storms are

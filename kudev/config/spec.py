@@ -73,6 +73,13 @@ ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 RESOURCE_PATTERN = r"^(?:(?:svc|deploy|pod)/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)?$"
 
 CLUSTER_KINDS = ("auto", *KIND_NAMES)
+BUILDERS = ("auto", "docker", "podman", "buildah", "layers")
+
+
+def _builder(description: str, default: str | None = None) -> Scalar:
+    return Scalar("string", description, default=default, enum=BUILDERS)
+
+
 LOAD_RESTRICTORS = ("", "LoadRestrictionsNone", "LoadRestrictionsRootOnly")
 
 
@@ -161,6 +168,7 @@ IMAGE_FORMAT = Obj(
         "exclusions": _patterns(
             "Extra .dockerignore-style patterns, applied after the context's .dockerignore."
         ),
+        "builder": _builder("What builds this image; default: spec.builder."),
     },
     "One image kudev builds.",
     required=("name",),
@@ -311,6 +319,23 @@ SPEC_FORMAT = Obj(
             "The images to build; replaces imageName, dockerfilePath and "
             "buildContextExclusions. The first is the app's image.",
             min_items=1,
+        ),
+        "builder": _builder(
+            "What builds the images: `docker` (BuildKit or the classic API), `podman`, "
+            "`buildah`, or `layers` (kudev assembles the image itself, no daemon; only for "
+            "Dockerfiles whose final stage has no RUN). `auto`: Docker when its daemon "
+            "answers, else podman, else buildah on PATH, else layers.",
+            "auto",
+        ),
+        "baseRegistry": Scalar(
+            "string",
+            "For `builder: layers`: a mirror of Docker Hub to fetch base images from first "
+            '(e.g. "localhost:5000": `FROM busybox:1.36` is read from '
+            "localhost:5000/busybox:1.36, then Docker Hub); empty = the base's own registry.",
+            "",
+            pattern=REGISTRY_PATTERN,
+            pattern_hint="a registry host with a '.' or a ':port', or `localhost` "
+            "(e.g. `localhost:5000`), optionally followed by /path",
         ),
         "portForwards": Seq(PORT_FORWARD_FORMAT, "Extra port-forwards."),
         "allowContexts": Seq(

@@ -6,11 +6,12 @@ a new configuration drops the delivery and the deployer (the cluster may differ)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from kudev import events as ev
 from kudev.build.builder import Builder
-from kudev.config import Config
+from kudev.config import Config, ImageSpec
 from kudev.engine.seams import (
     BuilderFactory,
     Delivery,
@@ -34,25 +35,41 @@ class Connections:
     ) -> None:
         self.options = options
         self._emit = emit
-        self._builder_factory = builder_factory or docker_builder
+        self._builder_factory = builder_factory  # None: chosen per image (build/choice.py)
         self._delivery_factory = delivery_factory or self._cluster_delivery
         self._deployer_factory = deployer_factory or kube_deployer
-        self.builder_now: Builder | None = None
+        self.builder_now: Builder | None = None  # the one that built last
+        self._builders: dict[str, Builder] = {}  # by the `builder:` setting asked for
+        self._image_builders: dict[str, Builder] = {}  # by image name
         self.delivery_now: Delivery | None = None
         self.deployer_now: Deployer | None = None
 
-    def builder(self) -> Builder:
-        if self.builder_now is None:
-            self.builder_now = self._builder_factory()
-            self._emit(ev.Notice(message=f"builder: {self.builder_now.describe()}"))
-        return self.builder_now
+    def builder(self, spec: ImageSpec | None = None) -> Builder:
+        """The builder for this image (its `builder:` setting), made when first needed."""
+        key = spec.builder if spec is not None and self._builder_factory is None else ""
+        made = self._builders.get(key)
+        if made is None:
+            made, why = self._make_builder(spec)
+            self._builders[key] = made
+            said = f"builder: {made.describe()}" + (f" ({why})" if why else "")
+            self._emit(ev.Notice(message=said))
+        self.builder_now = made
+        if spec is not None:
+            self._image_builders[spec.name] = made
+        return made
+
+    def _make_builder(self, spec: ImageSpec | None) -> tuple[Builder, str]:
+        if self._builder_factory is not None:
+            return self._builder_factory(), ""
+        if spec is None:
+            return docker_builder(), ""
+        return chosen_builder(spec)
 
     def delivery(self, config: Config) -> Delivery | None:
         if not self.options.load_images:
             return None
         if self.delivery_now is None:
-            client = self.builder_now.client if self.builder_now is not None else None
-            self.delivery_now = self._delivery_factory(config, client)
+            self.delivery_now = self._delivery_factory(config, self._images(config))
             if self.delivery_now is not None:
                 info = self.delivery_now.info
                 self._emit(
@@ -77,9 +94,18 @@ class Connections:
             )
         return self.deployer_now
 
+    def _images(self, config: Config) -> Any:
+        """Where loaders find the built images: the builder's Docker client or store, or,
+        when images use different builders, each image's."""
+        if len({image.builder for image in config.images}) > 1:
+            return RoutedImages(self._image_builders)
+        return self.builder_now.client if self.builder_now is not None else None
+
     def drop_after_failure(self) -> None:
         """The daemon or cluster went away: connect again on the next try."""
         self.builder_now = self.delivery_now = None
+        self._builders.clear()
+        self._image_builders.clear()
 
     def drop_cluster(self) -> None:
         """A new configuration may name another cluster, namespace or manifests."""
@@ -89,8 +115,8 @@ class Connections:
             self.deployer_now = None
 
     def cancel_build(self) -> None:
-        builder = self.builder_now  # read once: stop() calls this from another thread
-        if builder is not None:
+        # A copy: stop() calls this from another thread while a builder may be added.
+        for builder in list(self._builders.values()):
             builder.cancel()
 
     def close(self, cleanup: bool) -> None:
@@ -102,8 +128,8 @@ class Connections:
         self.cancel_build()
 
     def disconnect(self) -> None:
-        if self.builder_now is not None:
-            self.builder_now.close()
+        for builder in list(self._builders.values()):
+            builder.close()
 
     def _namespace(self, config: Config) -> str:
         return self.options.namespace or config.namespace
@@ -126,6 +152,45 @@ def docker_builder() -> Builder:
     from kudev.build.docker_client import connect
 
     return make_builder(connect())
+
+
+def chosen_builder(spec: ImageSpec) -> tuple[Builder, str]:
+    """The image's `builder:` setting made real (auto: Docker, else podman, buildah, layers)."""
+    from kudev.build.choice import choose, layers_refusal, make
+    from kudev.build.docker_client import connect
+
+    choice = choose(
+        spec.builder,
+        connect,
+        lambda: layers_refusal(spec.dockerfile, dict(spec.build_args), spec.target),
+    )
+    return make(choice, spec.base_registry), choice.why
+
+
+class RoutedImages:
+    """An ImageStore that hands each image to the store of the builder that built it."""
+
+    def __init__(self, by_image: dict[str, Builder]) -> None:
+        self.by_image = by_image
+
+    def _store(self, ref: str) -> Any:
+        from kudev.cluster.docker_images import image_store
+        from kudev.image_ref import parse_ref
+
+        builder = self.by_image.get(parse_ref(ref).path)
+        return image_store(builder.client if builder is not None else None)
+
+    def store_name(self) -> str:
+        return "each image's builder"
+
+    def push_to(self, ref: str, target: str, on_line: Any) -> str:
+        return str(self._store(ref).push_to(ref, target, on_line))
+
+    def save_archive(self, ref: str) -> Iterator[bytes]:
+        return self._store(ref).save_archive(ref)  # type: ignore[no-any-return]
+
+    def pushed_digests(self, ref: str, name: str) -> set[str]:
+        return set(self._store(ref).pushed_digests(ref, name))
 
 
 def kube_deployer(

@@ -99,7 +99,7 @@ class Cycle:
     # -- build -----------------------------------------------------------------------------
 
     def _build(self, state: ImageState) -> str:
-        builder = self.host.connections.builder()
+        builder = self.host.connections.builder(state.spec)
         ref = self._ref(state)
         build = Stage(self.host.emit, self.stages, self.number, "build", state.spec.name)
         if builder.has_image(ref) and not self.forced:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -28,7 +29,9 @@ from kudev.oci.errors import (
     NotFound,
     RegistryError,
     RegistryUnreachable,
+    unreachable_reason,
 )
+from kudev.oci.token import fetch_token
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -99,6 +102,56 @@ class RegistryClient:
         self._finish_upload(repository, location, b"", digest)
         self.blobs_uploaded += 1
         return digest, True
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount: the registry links a blob it holds in `from_repository`
+        (201). False when it cannot, having opened an upload instead (202), which is left."""
+        response = self._send(
+            "POST",
+            f"{repository}/blobs/uploads/?mount={digest}&from={from_repository}",
+            repository,
+            push=True,
+        )
+        if response.status_code == 201:
+            return True
+        self._expect(response, (202,), f"{self.host}/{repository}")
+        return False
+
+    def push_blob_file(self, repository: str, path: Path, digest: str) -> bool:
+        """Upload a blob from a file in chunks (it may be large); False when it was there."""
+        if self.blob_exists(repository, digest):
+            return False
+        location = self._start_upload(repository)
+        offset = 0
+        with path.open("rb") as f:
+            while chunk := f.read(self.chunk_bytes):
+                location = self._patch(repository, location, chunk, offset)
+                offset += len(chunk)
+        self._finish_upload(repository, location, b"", digest)
+        self.blobs_uploaded += 1
+        return True
+
+    def get_blob_to_file(self, repository: str, digest: str, path: Path) -> None:
+        """Stream a blob into `path` (written whole or not at all), checked against `digest`."""
+        where = f"{self.host}/{repository}@{digest}"
+        response = self._send("GET", f"{repository}/blobs/{digest}", repository, stream=True)
+        if response.status_code == 404:
+            raise NotFound(f"registry {self.host} has no blob {digest}", where=where)
+        self._expect(response, (200,), where)
+        hasher = hashlib.sha256()
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as out:
+            for chunk in response.iter_content(CHUNK_BYTES // 16):
+                hasher.update(chunk)
+                out.write(chunk)
+        if "sha256:" + hasher.hexdigest() != digest:
+            partial.unlink()
+            raise DigestMismatch(
+                f"blob {digest} arrived with sha256 {hasher.hexdigest()}",
+                "the registry or a proxy changed the content",
+                where=where,
+            )
+        partial.replace(path)
 
     def get_blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
         """The blob's bytes, checked against `digest`."""
@@ -265,7 +318,7 @@ class RegistryClient:
             )
         except requests.RequestException as err:
             raise RegistryUnreachable(
-                f"registry {self.host} does not answer: {_reason(err)}",
+                f"registry {self.host} does not answer: {unreachable_reason(err)}",
                 "is it running, and is the host and port right? (plain HTTP is used only "
                 "for loopback hosts and the cluster's own registry)",
                 where=self.host,
@@ -274,7 +327,7 @@ class RegistryClient:
     def _authorization(self, challenge: Challenge | None, scope: str) -> str:
         login = self.logins.login_for(self.host)
         if challenge is not None and challenge.scheme == "bearer":
-            return "Bearer " + self._token(challenge, scope, login)
+            return "Bearer " + fetch_token(self.session, self.host, challenge, scope, login)
         if login is None:
             raise AuthFailed(
                 f"registry {self.host} asks for a login and Docker's config has none for it",
@@ -282,33 +335,6 @@ class RegistryClient:
                 where=self.host,
             )
         return login.basic_header()
-
-    def _token(self, challenge: Challenge, scope: str, login: Any) -> str:
-        realm = challenge.params.get("realm", "")
-        params = {"scope": challenge.params.get("scope") or scope}
-        if challenge.params.get("service"):
-            params["service"] = challenge.params["service"]
-        headers = {"Authorization": login.basic_header()} if login else {}
-        try:
-            response = self.session.get(realm, params=params, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as err:
-            raise RegistryUnreachable(
-                f"the token service {realm} of registry {self.host} does not answer: "
-                f"{_reason(err)}",
-                where=self.host,
-            ) from None
-        if response.status_code in (401, 403):
-            raise AuthFailed(
-                f"the token service of registry {self.host} refused the login",
-                f"log in again with `docker login {self.host}`",
-                where=self.host,
-            )
-        self._expect(response, (200,), realm)
-        try:
-            answer = response.json()
-            return str(answer.get("token") or answer["access_token"])
-        except (ValueError, KeyError, AttributeError):
-            raise RegistryError(f"the token service {realm} answered no token") from None
 
     def _expect(self, response: requests.Response, ok: tuple[int, ...], where: str) -> None:
         if response.status_code in ok:
@@ -359,14 +385,6 @@ def _registry_message(response: requests.Response) -> str:
     except (ValueError, AttributeError):
         words = ""
     return f" ({words})" if words else ""
-
-
-def _reason(err: Exception) -> str:
-    text = str(err)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "SSL"):
-        if marker in text:
-            return marker.lower() if marker != "SSL" else "TLS handshake failed"
-    return text[:200]
 
 
 def allows_plain_http(host: str, cluster_registry: str = "") -> bool:

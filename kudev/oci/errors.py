@@ -29,3 +29,12 @@ class DigestMismatch(RegistryError):
 
 class BadArtifact(RegistryError):
     """The artifact is not one kudev can deploy: media types, layout or content."""
+
+
+def unreachable_reason(err: Exception) -> str:
+    """A refused, timed-out or TLS failure in two words; else the error's first 200 chars."""
+    text = str(err)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "SSL"):
+        if marker in text:
+            return marker.lower() if marker != "SSL" else "TLS handshake failed"
+    return text[:200]

@@ -32,6 +32,11 @@ def forget_resolved_tags() -> None:
         _resolved.clear()
 
 
+def cluster_registry() -> str:
+    """The cluster's KEP-1755 registry host, once a delivery has found it ("" before)."""
+    return _cluster_registry
+
+
 def use_cluster_registry(host: str) -> None:
     """The registry the cluster advertises (KEP-1755); it may be pulled from over plain HTTP."""
     global _cluster_registry

@@ -22,6 +22,7 @@ from kudev import events as ev
 from kudev.build.builder import BuildCancelled, Builder, BuildResult, LineSink, PreparedBuild
 from kudev.engine.connections import Connections
 from kudev.engine.cycle import Cycle, ImageState
+from kudev.engine.live_cycle import CyclePlan, SyncCycle, plan_cycle, resumed_syncs
 from kudev.engine.plan import (
     RETRY_DELAYS,
     Do,
@@ -265,23 +266,36 @@ class Engine:
     # -- one cycle -------------------------------------------------------------------------------
 
     def _cycle_now(self, reason: str) -> None:
+        from kudev.deploy.live.sync import SyncFailed
+
         self._cycle += 1
-        changed, hash_seconds = self._pending.paths, self._pending.hash_seconds
+        pending = self._pending
+        changed, hash_seconds = pending.paths, pending.hash_seconds
         self._pending = Pending()
         self._retry_due = False
+        plan = self._plan(reason, pending)
         listed = tuple(sorted(changed)[:MAX_LISTED_CHANGES])
         self.emit(
             ev.CycleStarted(
-                cycle=self._cycle, reason=reason, changed=listed, changed_total=len(changed)
+                cycle=self._cycle,
+                reason=reason,
+                changed=listed,
+                changed_total=len(changed),
+                mode="sync" if plan.is_sync else "build",
+                full_reason=plan.full_reason,
             )
         )
         started = time.monotonic()
-        cycle = Cycle(self, self._cycle, self._images, forced=(reason == "forced"))
+        cycle = self._make_cycle(reason, plan)
         ok, cancelled = False, False
         try:
             ok = cycle.run(hash_seconds)
         except BuildCancelled:
             cancelled = True
+        except SyncFailed as err:
+            self._report(err, self._cycle)
+            # The containers may hold part of it: a full build puts everything right.
+            self._pending.full_build = f"the last sync failed ({err.cause})"
         except KudevError as err:
             self._report(err, self._cycle)
         self.last_ok = ok
@@ -298,6 +312,17 @@ class Engine:
         )
         for state in self._images:
             state.context.cache.save()
+
+    def _plan(self, reason: str, pending: Pending) -> CyclePlan:
+        if pending.full_build:
+            return CyclePlan(full_reason=pending.full_build)
+        return plan_cycle(self, self._images, reason, pending.paths)
+
+    def _make_cycle(self, reason: str, plan: CyclePlan) -> Cycle | SyncCycle:
+        if plan.is_sync:
+            return SyncCycle(self, self._cycle, self._images, plan)
+        resumed = resumed_syncs(self, self._images) if reason == "initial" else None
+        return Cycle(self, self._cycle, self._images, forced=(reason == "forced"), resumed=resumed)
 
     def _report(self, err: KudevError, cycle: int) -> None:
         retrying = retries_after_failure(err.retryable, self.options.once)

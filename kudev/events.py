@@ -19,6 +19,7 @@ STAGES = ("hash", "build", "load", "apply", "ready")
 # A sync cycle's stages: `sync` stands in for build, load, apply and ready. A session's first
 # cycle on pods left with synced files runs all of them: the full stages, then `sync`.
 SYNC_STAGES = ("hash", "sync")
+ALL_STAGES = (*STAGES, "sync")
 
 
 def _now() -> float:
@@ -67,7 +68,7 @@ class CycleStarted(Event):
 class StageStarted(Event):
     kind: ClassVar[str] = "stage_started"
     cycle: int
-    stage: str  # one of STAGES
+    stage: str  # one of ALL_STAGES
     image: str = ""
 
 
@@ -77,7 +78,7 @@ class StageFinished(Event):
 
     kind: ClassVar[str] = "stage_finished"
     cycle: int
-    stage: str  # one of STAGES
+    stage: str  # one of ALL_STAGES
     seconds: float
     ok: bool = True
     skipped: bool = False

@@ -24,6 +24,7 @@ from kudev.engine.shipped import (
 from kudev.engine.sync_plan import FullBuild, Sync, decide
 from kudev.errors import KudevError
 from kudev.timing import Stage
+from kudev.wording import sync_figures_words
 
 if TYPE_CHECKING:
     from kudev.engine.cycle import CycleHost, ImageState
@@ -137,19 +138,13 @@ def run_sync_stage(
             raise err
         state.shipped.apply(plan, state.context)
         save_shipped(_path(host, state), state.shipped)
-        stage.done(
-            sync_detail(figures.files + figures.deletes, figures.pods),
-            figures={
-                "files": figures.files,
-                "deletes": figures.deletes,
-                "bytes": figures.bytes,
-                "pods": figures.pods,
-            },
-        )
-
-
-def sync_detail(files: int, pods: int) -> str:
-    return f"{files} file{'s' if files != 1 else ''} · {pods} pod{'s' if pods != 1 else ''}"
+        counts = {
+            "files": figures.files,
+            "deletes": figures.deletes,
+            "bytes": figures.bytes,
+            "pods": figures.pods,
+        }
+        stage.done(sync_figures_words(counts), figures=counts)
 
 
 # -- after a full build --------------------------------------------------------------------

@@ -137,7 +137,6 @@ def run_sync_stage(
             state.no_sync = f"image {name} has no tar or sh for live update"
             raise err
         state.shipped.apply(plan, state.context)
-        save_shipped(_path(host, state), state.shipped)
         counts = {
             "files": figures.files,
             "deletes": figures.deletes,
@@ -179,7 +178,7 @@ def after_full_deploy(host: CycleHost, deployer: Any, state: ImageState, *, reus
     session's image, which holds the files shipped then."""
     if not state.spec.live.sync or not host.options.live_sync or host.options.once:
         return
-    files = state.shipped.files if reused else snapshot(state.context)
+    files = state.shipped.base_files if reused else snapshot(state.context)
     state.shipped = Shipped(state.ready_local_ref, state.ready_ref, dict(files))
     save_shipped(_path(host, state), state.shipped)
     try:

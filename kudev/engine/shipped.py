@@ -1,9 +1,9 @@
 """What the app's containers hold of one image: its last full build, plus what was synced.
 
 The engine keeps, per image with sync rules, the full image's references and the digest of
-every context file as the containers have it. The difference to the context now is what a
-sync must send; it is persisted in kudev's cache, so a session that starts on pods left
-running with synced files can send them the initial sync instead of a rebuild.
+every context file as the image has it and as the containers have it now. The difference to
+the context is what a sync must send. The image's part is persisted in kudev's cache, so a
+session that starts on pods of that image sends them the initial sync instead of a rebuild.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from kudev.sources.context import BuildContext
 class Shipped:
     local_ref: str = ""  # the full image, "name:kudev-…"
     deploy_ref: str = ""  # as the pods name it, e.g. "localhost:5000/name:kudev-…"
-    files: dict[str, str] = field(default_factory=dict)  # context path -> sha256 hex
+    base_files: dict[str, str] = field(default_factory=dict)  # the image's: path -> sha256 hex
+    files: dict[str, str] = field(default_factory=dict)  # the containers' now: base + synced
+
+    def __post_init__(self) -> None:
+        if not self.files:
+            self.files = dict(self.base_files)
 
     @property
     def known(self) -> bool:
@@ -89,6 +94,8 @@ def shipped_path(cache_dir: Path, context_root: Path, image: str) -> Path:
 
 
 def load_shipped(path: Path) -> Shipped:
+    # Only the image's files are kept: a container may have restarted since, losing what
+    # was synced into it, so a new session sends everything the image lacks.
     try:
         data = json.loads(path.read_text())
         return Shipped(str(data["local_ref"]), str(data["deploy_ref"]), dict(data["files"]))
@@ -100,7 +107,7 @@ def save_shipped(path: Path, shipped: Shipped) -> None:
     data = {
         "local_ref": shipped.local_ref,
         "deploy_ref": shipped.deploy_ref,
-        "files": shipped.files,
+        "files": shipped.base_files,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 import urllib.error
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,15 +165,16 @@ def test_a_file_no_rule_covers_and_a_fallback_match_give_full_builds(
     root = hello_app(tmp_path, namespace, extra=extra)
     with running(root, kubeconfig_path, monkeypatch, isolated_cache) as app:
         first = set(app_pods(core_v1, namespace))
-        serve = (root / "serve.sh").read_text().replace("hello: serving", "hello v2: serving")
+        token = uuid.uuid4().hex[:8]  # a new image, never one an earlier run left
+        serve = (root / "serve.sh").read_text().replace("hello: serving", f"hello {token}:")
         assert app.edit("serve.sh", serve).ok
         assert app.started(2).mode == "build"
         assert app.started(2).full_reason == "serve.sh is not under a sync rule"
         assert app.stage(2, "build") is not None and not app.stage(2, "build").skipped
-        app.log.wait_for(lambda e: isinstance(e, ev.LogLine) and "hello v2: serving" in e.line)
+        app.log.wait_for(lambda e: isinstance(e, ev.LogLine) and f"hello {token}:" in e.line)
         second = set(app_pods(core_v1, namespace))
         assert second and not second & first, "no new pod for the full build"
-        assert app.edit("www/version.txt", "2\n").ok
+        assert app.edit("www/version.txt", f"{token}\n").ok
         assert app.started(3).full_reason == "www/version.txt matches fallback"
         assert app.stage(3, "build") is not None
 

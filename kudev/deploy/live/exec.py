@@ -48,6 +48,40 @@ class ExecResult:
         return lines + [(line, "error") for line in _lines(self.stderr)]
 
 
+def open_exec(
+    core: Any, namespace: str, pod: str, container: str, argv: Sequence[str], *, stdin: bool
+) -> Any:
+    """The exec websocket (a WSClient) of `argv` in the container; raises ExecRefused."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    try:
+        return stream(
+            core.connect_get_namespaced_pod_exec,
+            pod,
+            namespace,
+            container=container,
+            command=list(argv),
+            stdin=stdin,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            binary=True,
+            _preload_content=False,
+        )
+    except ApiException as err:
+        raise ExecRefused(
+            f"cannot exec in {pod}/{container}: {err.reason or err.status}",
+            "check that the pod still runs and that you may exec into it "
+            "(`pods/exec` in your RBAC role)",
+        ) from err
+
+
+def read_status(ws: Any) -> ExecResult:
+    """What an ended exec printed, and its exit status from the error channel."""
+    return _result(ws.read_channel(STATUS), ws.read_channel(STDOUT), ws.read_channel(STDERR))
+
+
 def exec_in(
     core: Any,
     namespace: str,
@@ -63,29 +97,7 @@ def exec_in(
     """Run `argv` in the container, feeding `stdin` when given. `on_open` and `on_close`
     bracket the stream's life, so its owner can close it on stop. Raises ExecRefused when
     the stream cannot be opened or breaks."""
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.stream import stream
-
-    try:
-        ws = stream(
-            core.connect_get_namespaced_pod_exec,
-            pod,
-            namespace,
-            container=container,
-            command=list(argv),
-            stdin=stdin is not None,
-            stdout=True,
-            stderr=True,
-            tty=False,
-            binary=True,
-            _preload_content=False,
-        )
-    except ApiException as err:
-        raise ExecRefused(
-            f"cannot exec in {pod}/{container}: {err.reason or err.status}",
-            "check that the pod still runs and that you may exec into it "
-            "(`pods/exec` in your RBAC role)",
-        ) from err
+    ws = open_exec(core, namespace, pod, container, argv, stdin=stdin is not None)
     on_open(ws)
     try:
         if stdin is not None:
@@ -97,8 +109,7 @@ def exec_in(
                 f"{argv[0]} in {pod}/{container} did not finish within {timeout_s:.0f}s",
                 "check the container (a full disk, a hung process); `r` rebuilds",
             )
-        status = ws.read_channel(STATUS)
-        return _result(status, ws.read_channel(STDOUT), ws.read_channel(STDERR))
+        return read_status(ws)
     except ExecRefused:
         raise
     except Exception as err:  # noqa: BLE001 - websocket-client raises its own types

@@ -8,7 +8,6 @@ is caught up by the `kudev-resync` thread this object owns, before its pod count
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,27 +16,18 @@ from typing import Any
 
 from kudev import events as ev
 from kudev.config.model import LiveUpdateSpec
-from kudev.deploy.live.exec import ExecRefused, ExecResult, exec_in, tar_of
+from kudev.deploy.live.exec import ExecRefused, ExecResult
+from kudev.deploy.live.sender import ContainerSender, NoSyncTools, SyncFailed
 from kudev.deploy.live.synced import RunningContainer, SyncedState, running_containers
 from kudev.engine.sync_plan import Sync, triggered
-from kudev.errors import KudevError
 from kudev.image_ref import same_repository
 from kudev.threads import join, start_thread
 from kudev.timing import clock
 
-EXTRACT = ("tar", "-x", "-C", "/", "-f", "-")
-# With deletions the same exec removes them first: one process start per container, not two.
-REMOVE_THEN_EXTRACT = 'rm -f -- "$@" && exec tar -x -C / -f -'
-STOP_GRACE_S = 2.0
-TARGETS_WAIT_S = 5.0  # a stop lets a sync in flight end this long before closing its streams
+STOP_GRACE_S = 2.0  # a stop lets a sync in flight end this long before closing its streams
+TARGETS_WAIT_S = 5.0  # right after a deploy, how long to wait for the pod watch to show them
 
-
-class SyncFailed(KudevError):
-    """A sync did not reach every container; the cycle falls back to a full build."""
-
-
-class NoSyncTools(SyncFailed):
-    """The image has no `tar` or no `sh`: live update cannot work with it."""
+__all__ = ["ImageLive", "LiveSyncer", "NoSyncTools", "SyncFailed", "SyncFigures"]
 
 
 @dataclass(frozen=True)
@@ -65,18 +55,13 @@ class LiveSyncer:
         emit: ev.EventSink,
         republish: Callable[[], None],
     ) -> None:
-        from kubernetes import client
-
-        self.core: Any = client.CoreV1Api(api_client)
-        self.namespace = namespace
+        self._sender = ContainerSender(api_client, namespace)
         self.emit = emit
         self.republish = republish  # re-emit the pod rows once their synced state changed
         self.states: dict[str, SyncedState] = {}
         self._images: dict[str, ImageLive] = {}
         self._pods: Mapping[str, Any] = {}
         self._send_lock = threading.Lock()  # one sender at a time: cycle or resync thread
-        self._open: set[Any] = set()  # exec streams in flight, closed on stop
-        self._open_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,6 +83,7 @@ class LiveSyncer:
         self._pods = pods
         for state in self.states.values():
             state.forget_pods(pods)
+        self._sender.forget(set(running_containers(pods)))
         self._wake.set()
 
     def decorate(self, row: ev.PodRow, pod: Any) -> ev.PodRow:
@@ -134,8 +120,10 @@ class LiveSyncer:
         # Let a sync in flight finish (a file half-written is worse than a short wait).
         if self._send_lock.acquire(timeout=STOP_GRACE_S):
             self._send_lock.release()
-        self._close_streams()
-        return self._thread is None or join(self._thread, self._close_streams)
+        self._sender.close()
+        ended = self._thread is None or join(self._thread, self._sender.close)
+        self._sender.close()  # a receiver the resync thread opened while it ended
+        return ended
 
     # -- a cycle's sync ----------------------------------------------------------------------
 
@@ -150,7 +138,9 @@ class LiveSyncer:
                 raise SyncFailed(f"no running container of {state.base_ref} to sync to", "")
             behind = {c for c in state.behind(targets)}
             catch_up = _merged(state.as_sync(), plan)
-            sent = self._send_all(spec, targets, lambda c: catch_up if c in behind else plan)
+            sent = self._sender.send_all(
+                spec.name, spec.root, targets, lambda c: catch_up if c in behind else plan
+            )
             state.mark(targets, state.record(plan))
             self.republish()
             self._after_sync(spec, targets, plan, cycle)
@@ -179,89 +169,6 @@ class LiveSyncer:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _send_all(
-        self,
-        spec: ImageLive,
-        targets: Sequence[RunningContainer],
-        payload_of: Callable[[RunningContainer], Sync],
-    ) -> int:
-        """Send to every target in parallel; the content bytes of one send."""
-        results: dict[RunningContainer, ExecResult | BaseException] = {}
-        tars: dict[Sync, tuple[bytes, int, list[str]]] = {}
-        for target in targets:
-            payload = payload_of(target)
-            if payload not in tars:
-                tars[payload] = tar_of([(spec.root / f.rel, f.dest) for f in payload.files])
-
-        def send(target: RunningContainer) -> None:
-            payload = payload_of(target)
-            data, _, gone = tars[payload]
-            deletes = [f.dest for f in payload.deletes] + gone
-            try:
-                results[target] = self._send(target, data if payload.files else None, deletes)
-            except BaseException as err:  # noqa: BLE001 - handed to the joining thread
-                results[target] = err
-
-        threads = [start_thread(f"sync-{t.pod}", send, t) for t in targets[1:]]
-        if targets:
-            send(targets[0])  # the first on this thread: one pod needs no thread at all
-        for thread in threads:
-            join(thread, timeout_s=60)
-        self._raise_first_failure(spec, targets, results)
-        return max((tars[payload_of(t)][1] for t in targets), default=0)
-
-    def _send(self, target: RunningContainer, tar: bytes | None, deletes: list[str]) -> ExecResult:
-        if tar is None:
-            argv: tuple[str, ...] = ("rm", "-f", "--", *deletes)
-        elif deletes:
-            argv = ("sh", "-c", REMOVE_THEN_EXTRACT, "kudev-sync", *deletes)
-        else:
-            argv = EXTRACT
-        return self._exec(target, argv, tar)
-
-    def _exec(
-        self, target: RunningContainer, argv: Sequence[str], stdin: bytes | None
-    ) -> ExecResult:
-        return exec_in(
-            self.core,
-            self.namespace,
-            target.pod,
-            target.container,
-            argv,
-            stdin,
-            on_open=self._track,
-            on_close=self._untrack,
-        )
-
-    def _raise_first_failure(
-        self,
-        spec: ImageLive,
-        targets: Sequence[RunningContainer],
-        results: Mapping[RunningContainer, ExecResult | BaseException],
-    ) -> None:
-        for target in targets:
-            result = results.get(target)
-            where = f"{target.pod}/{target.container}"
-            if result is None:
-                raise SyncFailed(f"the sync to {where} did not finish", "")
-            if isinstance(result, KudevError):
-                raise SyncFailed(result.cause, result.remedy) from result
-            if isinstance(result, BaseException):
-                raise SyncFailed(f"the sync to {where} failed: {result}", "") from result
-            if result.missing_tool:
-                raise NoSyncTools(
-                    f"live update needs `tar` and `sh` in image {spec.name}, and {where} has "
-                    f"none ({result.message or _first_line(result)})",
-                    "add them to the image (e.g. busybox) or remove `sync`; "
-                    "kudev does full builds from now on",
-                )
-            if not result.ok:
-                raise SyncFailed(
-                    f"the sync to {where} failed with exit code {result.exit_code}: "
-                    f"{_first_line(result) or result.message}",
-                    "check the container's disk and the destination's permissions",
-                )
-
     def _run_everywhere(
         self,
         image: str,
@@ -275,7 +182,7 @@ class LiveSyncer:
         for target in targets:
             where = f"{target.pod}/{target.container}"
             try:
-                result = self._exec(target, argv, None)
+                result = self._sender.exec(target, argv, None)
             except ExecRefused as err:
                 result = ExecResult(-1, message=err.cause)
             if not quiet:
@@ -309,13 +216,15 @@ class LiveSyncer:
             state, spec = self.states[name], self._images.get(name)
             if spec is None or self._stop.is_set():
                 return
-            behind = state.behind(running_containers(self._pods))
+            running = running_containers(self._pods)
+            behind = state.behind(running)
             if not behind:
+                self._sender.warm([c for c in running if state.runs_base(c)])
                 return
             started = clock()
             catch_up = state.as_sync()
             try:
-                self._send_all(spec, behind, lambda _c: catch_up)
+                self._sender.send_all(spec.name, spec.root, behind, lambda _c: catch_up)
             except SyncFailed as err:
                 self.emit(ev.error_event(err))
                 return
@@ -332,23 +241,6 @@ class LiveSyncer:
             )
         self.republish()
 
-    def _track(self, ws: Any) -> None:
-        with self._open_lock:
-            self._open.add(ws)
-        if self._stop.is_set() and not self._send_lock.locked():
-            self._close_streams()
-
-    def _untrack(self, ws: Any) -> None:
-        with self._open_lock:
-            self._open.discard(ws)
-
-    def _close_streams(self) -> None:
-        with self._open_lock:
-            streams, self._open = list(self._open), set()
-        for ws in streams:
-            with contextlib.suppress(Exception):  # a stream that may be gone already
-                ws.close()
-
 
 def _merged(first: Sync, then: Sync) -> Sync:
     """`first`, with `then` on top: a path in both takes `then`'s fate."""
@@ -357,11 +249,6 @@ def _merged(first: Sync, then: Sync) -> Sync:
         files=tuple(f for f in first.files if f.dest not in later) + then.files,
         deletes=tuple(f for f in first.deletes if f.dest not in later) + then.deletes,
     )
-
-
-def _first_line(result: ExecResult) -> str:
-    lines = result.output_lines()
-    return lines[0][0] if lines else ""
 
 
 def _shown(argv: Sequence[str]) -> str:

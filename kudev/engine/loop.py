@@ -20,7 +20,7 @@ from typing import Any
 
 from kudev import events as ev
 from kudev.build.builder import BuildCancelled, Builder, BuildResult, LineSink, PreparedBuild
-from kudev.engine.connections import Connections
+from kudev.engine.connections import Connections, PodDetailsNow
 from kudev.engine.cycle import Cycle, ImageState
 from kudev.engine.live_cycle import CyclePlan, SyncCycle, plan_cycle, resumed_syncs
 from kudev.engine.plan import (
@@ -79,7 +79,7 @@ class Engine:
             deployer_factory=deployer_factory,
         )
         self._watcher = Watcher(change_source, self._changes_arrived, self.emit)
-        self.pod_details = _EnginePodDetails(self)  # the dashboard's pod detail hook
+        self.pod_details = PodDetailsNow(self.connections)  # the dashboard's pod detail hook
         self._retry_delays = retry_delays
         self._images: list[ImageState] = []
         self._pending = Pending()
@@ -398,19 +398,6 @@ class Engine:
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
             self._sink(event)
-
-
-class _EnginePodDetails:
-    """Describes pods through whichever deployer the engine has now (none before connecting)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def describe(self, pod: str) -> Any:
-        deployer = self.engine.connections.deployer_now
-        if deployer is None:
-            raise KudevError("not connected to a cluster", "details appear once kudev deploys")
-        return deployer.describe_pod(pod)
 
 
 def _inside(path: str, root: Path) -> bool:

@@ -104,3 +104,70 @@ def test_the_syncer_starts_and_stops_its_thread_twenty_times():
         assert syncer.stop()
     left = [t.name for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
     assert left == []
+
+
+class _Pod:
+    """Just what running_containers reads of a V1Pod."""
+
+    def __init__(self, name: str, image: str) -> None:
+        from kubernetes import client
+
+        self.metadata = client.V1ObjectMeta(name=name)
+        self.spec = client.V1PodSpec(containers=[client.V1Container(name="app", image=image)])
+        running = client.V1ContainerState(running=client.V1ContainerStateRunning())
+        self.status = client.V1PodStatus(
+            phase="Running",
+            container_statuses=[
+                client.V1ContainerStatus(
+                    name="app", container_id="containerd://1", image=image, image_id="",
+                    ready=True, restart_count=0, state=running,
+                )
+            ],
+        )  # fmt: skip
+
+
+def test_ctrl_c_during_a_sync_reports_no_file_as_synced(monkeypatch, tmp_path: Path):
+    """stop() lets a sync in flight end, closes its streams; a sync cut off is not recorded."""
+    from kubernetes import client
+
+    from kudev.config.model import LiveUpdateSpec, SyncRule
+    from kudev.deploy.live.sender import ContainerSender
+    from kudev.deploy.live.sync import ImageLive, SyncFailed
+    from kudev.engine.sync_plan import Sync, SyncedFile
+
+    in_flight, closed = threading.Event(), threading.Event()
+
+    def send_all(self, *_args) -> int:  # type: ignore[no-untyped-def]
+        in_flight.set()
+        if not closed.wait(10):  # the stream is cut when the sender is closed
+            raise AssertionError("stop() never closed the streams")
+        raise SyncFailed("the exec stream broke (closed by stop)", "")
+
+    real_close = ContainerSender.close
+
+    def close(self) -> None:  # type: ignore[no-untyped-def]
+        closed.set()
+        real_close(self)
+
+    monkeypatch.setattr(ContainerSender, "send_all", send_all)
+    monkeypatch.setattr(ContainerSender, "close", close)
+    monkeypatch.setattr("kudev.deploy.live.sync.STOP_GRACE_S", 0.2)
+    ref = "localhost:5000/hello:kudev-1a2b3c4d"
+    syncer = LiveSyncer(client.ApiClient(), "default", lambda _e: None, lambda: None)
+    live = LiveUpdateSpec(sync=(SyncRule("www", "/www"),))
+    syncer.set_base(ImageLive("hello", tmp_path, live), ref)
+    syncer.on_pods({"hello-1": _Pod("hello-1", ref)})
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            syncer.sync("hello", Sync(files=(SyncedFile("www/a", "/www/a"),)), 2)
+        except SyncFailed as err:
+            outcome.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert in_flight.wait(5)
+    assert syncer.stop()
+    worker.join(5)
+    assert outcome and syncer.states["hello"].count == 0

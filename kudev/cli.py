@@ -11,8 +11,12 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kudev import exit_codes
+
+if TYPE_CHECKING:
+    from kudev.config import Config
 
 VERSION = "0.1.0"
 
@@ -79,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cleanup",
         action="store_true",
         help="on exit (Ctrl-C), delete what kudev applied; default: leave the app running",
+    )
+    parser.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="ignore the live-update `sync` rules: every change is a full build",
     )
     parser.add_argument(
         "--build-only",
@@ -225,7 +234,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from kudev.config import find_config, validate_file
+    from kudev.config import find_config, load_config, validate_file
 
     path = Path(args.path or args.config_file or find_config(Path.cwd()))
     problems = validate_file(path)
@@ -234,7 +243,19 @@ def _validate(args: argparse.Namespace) -> int:
     if problems:
         return exit_codes.USAGE
     print(f"{path}: ok")
+    _print_live_update(load_config(path))
     return exit_codes.OK
+
+
+def _print_live_update(config: Config) -> None:
+    """What `sync` means for each image, inferred rules and the lines infer left out."""
+    for image in config.images:
+        live = image.live
+        how = " (inferred from the Dockerfile)" if live.inferred else ""
+        for rule in live.sync:
+            print(f"{image.name}: sync {rule.src} → {rule.dest}{how}")
+        for note in live.infer_notes:
+            print(f"{image.name}: note: {note}")
 
 
 def _hash(args: argparse.Namespace) -> int:
@@ -280,6 +301,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_contexts=tuple(args.allow_context),
         load_images=not args.build_only,
         cleanup=args.cleanup,
+        live_sync=not args.no_sync,
     )
     if headless:
         from kudev.headless import run_headless

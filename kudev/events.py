@@ -16,6 +16,10 @@ from typing import Any, ClassVar
 
 # A cycle's stages in the order they run: the `stage` of StageStarted/StageFinished.
 STAGES = ("hash", "build", "load", "apply", "ready")
+# A sync cycle's stages: `sync` stands in for build, load, apply and ready. A session's first
+# cycle on pods left with synced files runs all of them: the full stages, then `sync`.
+SYNC_STAGES = ("hash", "sync")
+ALL_STAGES = (*STAGES, "sync")
 
 
 def _now() -> float:
@@ -53,16 +57,18 @@ class CycleStarted(Event):
 
     kind: ClassVar[str] = "cycle_started"
     cycle: int
-    reason: str  # "initial", "change", "forced", "config"
+    reason: str  # "initial", "change", "forced", "config", "retry", "full" (after a failed sync)
     changed: tuple[str, ...] = ()
     changed_total: int = 0  # may exceed len(changed): the list is capped
+    mode: str = "build"  # "build" (a full build) or "sync" (live update: files copied in)
+    full_reason: str = ""  # why a project with sync rules builds: "serve.sh is not under …"
 
 
 @dataclass(frozen=True)
 class StageStarted(Event):
     kind: ClassVar[str] = "stage_started"
     cycle: int
-    stage: str  # one of STAGES
+    stage: str  # one of ALL_STAGES
     image: str = ""
 
 
@@ -72,17 +78,19 @@ class StageFinished(Event):
 
     kind: ClassVar[str] = "stage_finished"
     cycle: int
-    stage: str  # one of STAGES
+    stage: str  # one of ALL_STAGES
     seconds: float
     ok: bool = True
     skipped: bool = False
     detail: str = ""
     image: str = ""
+    # Counts a stage has to tell; the sync stage's: files, deletes, bytes, pods.
+    figures: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class BuildOutput(Event):
-    """One line of build (or image-loader) output, as it arrives."""
+    """One line of build (or image-loader, or live update `run` step) output, as it arrives."""
 
     kind: ClassVar[str] = "build_output"
     cycle: int
@@ -174,6 +182,8 @@ class PodRow:
     image_tag: str  # tag of the app container's image, e.g. "kudev-1a2b3c4d"
     node: str = ""
     reason: str = ""  # waiting/terminated reason: CrashLoopBackOff, ErrImagePull, OOMKilled…
+    synced_files: int | None = None  # files synced on top of the image; None: no live update
+    current: bool = True  # False while its containers lack the synced files (or the image)
 
 
 @dataclass(frozen=True)

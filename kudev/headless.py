@@ -12,7 +12,13 @@ from kudev import events as ev
 from kudev import exit_codes
 from kudev.project import Project
 from kudev.session import SessionOptions
-from kudev.wording import changed_words, cycle_outcome, stage_words
+from kudev.wording import (
+    changed_words,
+    cycle_mode_words,
+    cycle_outcome,
+    pod_image_words,
+    stage_words,
+)
 
 if TYPE_CHECKING:
     from kudev.engine.loop import Engine
@@ -23,7 +29,9 @@ def format_event(event: ev.Event) -> str | None:
     if isinstance(event, ev.SessionStarted):
         return f"kudev: {event.project} in {event.root} (images: {', '.join(event.images)})"
     if isinstance(event, ev.CycleStarted):
-        return f"[{event.cycle}] cycle started: {event.reason}{_changed(event)}"
+        kind = cycle_mode_words(event.mode, event.full_reason)
+        kind = f" — {kind}" if kind else ""
+        return f"[{event.cycle}] cycle started: {event.reason}{_changed(event)}{kind}"
     if isinstance(event, ev.StageFinished):
         return f"[{event.cycle}] {stage_words(event, decimals=3)}"
     if isinstance(event, ev.BuildOutput):
@@ -64,7 +72,8 @@ def _deploy_side(event: ev.Event) -> str | None:
 
 def _pod_summary(pod: ev.PodRow) -> str:
     reason = f" {pod.reason}" if pod.reason else ""
-    return f"{pod.name} {pod.phase}{reason} {pod.ready} restarts={pod.restarts} {pod.image_tag}"
+    image = pod_image_words(pod)
+    return f"{pod.name} {pod.phase}{reason} {pod.ready} restarts={pod.restarts} {image}"
 
 
 def _diagnosis_lines(event: ev.PodDiagnosis) -> str:

@@ -15,3 +15,4 @@ class SessionOptions:
     allow_contexts: tuple[str, ...] = ()
     load_images: bool = True  # False: build only (no kube context needed)
     cleanup: bool = False  # on exit, delete what kudev applied
+    live_sync: bool = True  # False (--no-sync): every change is a full build

@@ -39,8 +39,8 @@ class Stage:
         emit(ev.StageStarted(cycle=cycle, stage=name, image=image))
         self._started = clock()
 
-    def done(self, detail: str = "") -> None:
-        self._finish(ok=True, skipped=False, detail=detail)
+    def done(self, detail: str = "", figures: dict[str, int] | None = None) -> None:
+        self._finish(ok=True, skipped=False, detail=detail, figures=figures)
 
     def skip(self, detail: str = "") -> None:
         self._finish(ok=True, skipped=True, detail=detail)
@@ -48,7 +48,9 @@ class Stage:
     def fail(self) -> None:
         self._finish(ok=False, skipped=False, detail="")
 
-    def _finish(self, *, ok: bool, skipped: bool, detail: str) -> None:
+    def _finish(
+        self, *, ok: bool, skipped: bool, detail: str, figures: dict[str, int] | None = None
+    ) -> None:
         if self.finished:
             return
         self.finished = True
@@ -64,6 +66,7 @@ class Stage:
                 skipped=skipped,
                 detail=detail,
                 image=self.image,
+                figures=dict(figures or {}),
             )
         )
 

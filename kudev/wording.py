@@ -34,3 +34,31 @@ def changed_words(paths: Sequence[str], total: int, shown: int = CHANGED_SHOWN) 
     first = ", ".join(paths[:shown])
     more = total - min(shown, len(paths))
     return f"{first} and {more} more" if more > 0 else first
+
+
+def cycle_mode_words(mode: str, full_reason: str) -> str:
+    """'sync', or 'full build: serve.sh is not under a sync rule'; '' for a plain build."""
+    if mode == "sync":
+        return "sync"
+    return f"full build: {full_reason}" if full_reason else ""
+
+
+def count_words(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def sync_figures_words(figures: dict[str, int]) -> str:
+    """'3 files · 2 pods' from a sync stage's figures (deleted files count as files)."""
+    files = figures.get("files", 0) + figures.get("deletes", 0)
+    return f"{count_words(files, 'file')} · {count_words(figures.get('pods', 0), 'pod')}"
+
+
+def pod_image_words(pod: ev.PodRow) -> str:
+    """'kudev-1a2b3c4d', or with live update 'kudev-1a2b3c4d + 3 synced' ('…, behind' while
+    its containers lack them)."""
+    if pod.synced_files is None:
+        return pod.image_tag
+    behind = "" if pod.current else ", behind"
+    if not pod.synced_files:
+        return pod.image_tag + (" (behind)" if behind else "")
+    return f"{pod.image_tag} + {pod.synced_files} synced{behind}"

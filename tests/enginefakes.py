@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kudev import events as ev
@@ -19,8 +20,11 @@ from kudev.build.builder import (
 )
 from kudev.cluster.detect import ClusterInfo
 from kudev.config import Config
+from kudev.config.model import LiveUpdateSpec
+from kudev.deploy.live.sync import SyncFigures
 from kudev.deploy.pod_details import PodDetail
 from kudev.engine.loop import Engine
+from kudev.engine.sync_plan import Sync
 from kudev.errors import DockerUnavailable
 from kudev.project import Project
 from kudev.session import SessionOptions
@@ -145,6 +149,11 @@ class FakeDeployer:
         self.outcomes: list[bool | Exception] = []  # the next deploys' results, in order
         self.gate = Gate()
         self.stopped: list[bool] = []
+        # live update: the full images the pods run, the syncs sent, what the next ones do
+        self.bases: list[tuple[str, str]] = []
+        self.syncs: list[tuple[int, Sync]] = []
+        self.sync_failures: list[Exception] = []
+        self.blocker = ""  # why the pods cannot take a sync now ("" while they can)
 
     def deploy(self, refs: dict[str, str], cycle: int, stages: dict[str, float]) -> bool:
         self.deploys.append((cycle, dict(refs)))
@@ -158,6 +167,18 @@ class FakeDeployer:
 
     def describe_pod(self, pod: str) -> PodDetail:
         return PodDetail()
+
+    def live_base(self, image: str, root: Path, live: LiveUpdateSpec, ref: str) -> None:
+        self.bases.append((image, ref))
+
+    def sync_blocker(self, image: str) -> str:
+        return self.blocker if self.bases else "no full build has reached the pods yet"
+
+    def sync(self, image: str, plan: Sync, cycle: int) -> SyncFigures:
+        if self.sync_failures:
+            raise self.sync_failures.pop(0)
+        self.syncs.append((cycle, plan))
+        return SyncFigures(len(plan.files), len(plan.deletes), 1, 1)
 
     def stop(self, cleanup: bool = False) -> None:
         self.stopped.append(cleanup)

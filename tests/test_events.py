@@ -63,4 +63,4 @@ def test_every_event_folds_into_the_state():
 
 
 def test_the_stage_to_phase_map_names_every_stage_and_only_those():
-    assert set(state.STAGE_PHASE) == set(ev.STAGES)
+    assert set(state.STAGE_PHASE) == set(ev.ALL_STAGES)

@@ -14,6 +14,7 @@ import yaml
 
 from kudev.cluster_kinds import KINDS_BY_NAME
 from kudev.config.checks import Problem, check_against
+from kudev.config.load_live import live_update
 from kudev.config.marked_yaml import Loc, MarkedList, MarkedMap, parse_marked_yaml
 from kudev.config.model import (
     CONFIG_NAMES,
@@ -31,6 +32,7 @@ from kudev.config.spec import (
     FORMAT,
     IMAGE_FORMAT,
     KUSTOMIZE_FORMAT,
+    LIVE_UPDATE_KEYS,
     PORT_FORWARD_FORMAT,
     SINGLE_IMAGE_KEYS,
     SPEC_FORMAT,
@@ -197,7 +199,7 @@ def _images(
         return ()
     if "images" not in spec:
         return (_single_image(spec, name, folder, problems),)
-    for key in SINGLE_IMAGE_KEYS:
+    for key in (*SINGLE_IMAGE_KEYS, *LIVE_UPDATE_KEYS):
         if key in spec:
             line = spec.key_loc("images").line
             message = f"not allowed together with `images` (line {line}); give it per image there"
@@ -219,12 +221,14 @@ def _single_image(spec: MarkedMap, name: str, folder: Path, problems: list[Probl
     dockerfile = _resolve(folder, _field(spec, SPEC_FORMAT, "dockerfilePath"))
     if "dockerfilePath" not in spec.dropped:
         _require(dockerfile, "file", spec, "dockerfilePath", "spec.dockerfilePath", problems)
+    context = folder.resolve()
     return ImageSpec(
         name=_field(spec, SPEC_FORMAT, "imageName") or name,
-        context=folder.resolve(),
+        context=context,
         dockerfile=dockerfile,
         exclusions=_strings(spec, "buildContextExclusions"),
         builder="",  # spec.builder, filled in by _with_builder
+        live=live_update(spec, "spec", context, dockerfile, "", problems),
     )
 
 
@@ -263,6 +267,9 @@ def _image(entry: MarkedMap, key: str, folder: Path, problems: list[Problem]) ->
         target=_field(entry, IMAGE_FORMAT, "target"),
         exclusions=_strings(entry, "exclusions"),
         builder=entry.get("builder", ""),
+        live=live_update(
+            entry, key, context, dockerfile, _field(entry, IMAGE_FORMAT, "target"), problems
+        ),
     )
 
 

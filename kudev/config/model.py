@@ -14,6 +14,38 @@ CONFIG_NAMES = (".kudev.yaml", ".kudev.yml")
 
 
 @dataclass(frozen=True)
+class SyncRule:
+    """`src` (a file or folder of the build context) is `dest` in the container."""
+
+    src: str  # relative to the context, with slashes; "." is the whole context
+    dest: str  # absolute path in the container
+    ignore: tuple[str, ...] = ()  # .dockerignore-style patterns, relative to `src`
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """A command run in the container after a sync (only when a synced path matches)."""
+
+    argv: tuple[str, ...]  # a string command is ("sh", "-c", command)
+    trigger: tuple[str, ...] = ()  # .dockerignore-style patterns of context paths; () = always
+
+
+RESTART_MODES = ("never", "container")
+
+
+@dataclass(frozen=True)
+class LiveUpdateSpec:
+    """How saves reach the running containers without a rebuild (empty `sync`: they don't)."""
+
+    sync: tuple[SyncRule, ...] = ()
+    inferred: bool = False  # `sync: infer`: the rules come from the Dockerfile's COPY/ADD lines
+    infer_notes: tuple[str, ...] = ()  # the Dockerfile lines infer could not map, and why
+    run: tuple[RunStep, ...] = ()
+    restart: str = "never"  # or "container": restart it after each sync
+    fallback: tuple[str, ...] = ()  # patterns of context paths that always force a full build
+
+
+@dataclass(frozen=True)
 class ImageSpec:
     """One image kudev builds. Paths are absolute."""
 
@@ -25,6 +57,7 @@ class ImageSpec:
     exclusions: tuple[str, ...] = ()  # extra .dockerignore-style patterns, after the file's
     builder: str = "auto"  # auto | docker | podman | buildah | layers (spec.builder by default)
     base_registry: str = ""  # the layer builder's Docker Hub mirror (spec.baseRegistry)
+    live: LiveUpdateSpec = field(default_factory=LiveUpdateSpec)
 
 
 # A save is one or a few events within microseconds, so 50 ms of quiet is enough; storms are

@@ -6,63 +6,16 @@ from it by `render_schema()`, so the two cannot drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from kudev.cluster_kinds import KIND_NAMES, KINDS
 from kudev.config.model import API_VERSION, DEFAULT_DEBOUNCE_MS, KIND
+from kudev.config.spec_live import LIVE_UPDATE_FIELDS, LIVE_UPDATE_KEYS
+from kudev.config.spec_nodes import Either, Obj, Scalar, Seq, Spec, Table
 from kudev.image_ref import HOST_PATTERN, PATH_COMPONENT_PATTERN
 
+__all__ = ["Either", "Obj", "Scalar", "Seq", "Spec", "Table"]
 
-@dataclass(frozen=True)
-class Scalar:
-    type: str  # JSON Schema type: "string", "integer", "number" or "boolean"
-    description: str
-    default: Any = None
-    enum: tuple[str, ...] = ()
-    pattern: str = ""
-    pattern_hint: str = ""  # the pattern in words, for error messages
-    min_length: int | None = None
-    max_length: int | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: float | None = None
-
-
-@dataclass(frozen=True)
-class Seq:
-    items: Spec
-    description: str
-    min_items: int = 0
-
-
-@dataclass(frozen=True)
-class Table:
-    """A mapping with free keys and string values (build args, env as a mapping)."""
-
-    values: Scalar
-    description: str
-    key_pattern: str
-    key_hint: str
-
-
-@dataclass(frozen=True)
-class Obj:
-    fields: dict[str, Spec]
-    description: str
-    required: tuple[str, ...] = ()
-    # Cross-key rules the loader checks in code, stated for editors too.
-    schema_extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Either:
-    options: tuple[Spec, ...]  # told apart by their YAML kind (list, mapping, scalar)
-    description: str
-    expected: str
-
-
-Spec = Scalar | Seq | Table | Obj | Either
 
 IMAGE_NAME_PATTERN = (
     rf"^(?:{HOST_PATTERN}/)?{PATH_COMPONENT_PATTERN}(?:/{PATH_COMPONENT_PATTERN})*$"
@@ -169,6 +122,7 @@ IMAGE_FORMAT = Obj(
             "Extra .dockerignore-style patterns, applied after the context's .dockerignore."
         ),
         "builder": _builder("What builds this image; default: spec.builder."),
+        **LIVE_UPDATE_FIELDS,
     },
     "One image kudev builds.",
     required=("name",),
@@ -317,7 +271,8 @@ SPEC_FORMAT = Obj(
         "images": Seq(
             IMAGE_FORMAT,
             "The images to build; replaces imageName, dockerfilePath and "
-            "buildContextExclusions. The first is the app's image.",
+            "buildContextExclusions (and spec-level sync, run, restart and fallback: give "
+            "them per image). The first is the app's image.",
             min_items=1,
         ),
         "builder": _builder(
@@ -369,11 +324,18 @@ SPEC_FORMAT = Obj(
             120,
             exclusive_minimum=0,
         ),
+        **LIVE_UPDATE_FIELDS,
     },
     "What to build and how to deploy it.",
     schema_extra={
         "dependentSchemas": {
-            "images": {"not": {"anyOf": [{"required": [key]} for key in SINGLE_IMAGE_KEYS]}}
+            "images": {
+                "not": {
+                    "anyOf": [
+                        {"required": [key]} for key in (*SINGLE_IMAGE_KEYS, *LIVE_UPDATE_KEYS)
+                    ]
+                }
+            }
         }
     },
 )

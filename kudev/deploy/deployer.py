@@ -4,7 +4,8 @@ the app's live streams (pods, logs, port-forwards) running between cycles."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kudev import events as ev
 from kudev.config import Config
@@ -16,6 +17,11 @@ from kudev.deploy.rollout import RolloutWatcher
 from kudev.deploy.settle import SettleWatch
 from kudev.errors import KudevError
 from kudev.timing import Stage
+
+if TYPE_CHECKING:
+    from kudev.config.model import LiveUpdateSpec
+    from kudev.deploy.live.sync import LiveSyncer, SyncFigures
+    from kudev.engine.sync_plan import Sync
 
 
 class KubeDeployer:
@@ -38,6 +44,7 @@ class KubeDeployer:
         self._forwards: list[PortForwarder] = []
         self.sources: list[str] = []
         self._settle = SettleWatch(emit)
+        self._syncer: LiveSyncer | None = None  # live update, once an image has a full base
 
     # -- one cycle ---------------------------------------------------------------------------
 
@@ -84,7 +91,15 @@ class KubeDeployer:
             f"{LABEL_PROJECT}={self.config.name}",
             self._on_pods,
             self.emit,
+            decorate=self._with_synced,
         )
+        if any(image.live.sync for image in self.config.images):
+            from kudev.deploy.live.sync import LiveSyncer
+
+            self._syncer = LiveSyncer(
+                self.api_client, self.namespace, self.emit, self._pods.republish
+            )
+            self._syncer.start()
         self._pods.start()
         for local, remote, pod_name in self._forward_specs():
             forwarder = PortForwarder(
@@ -125,7 +140,35 @@ class KubeDeployer:
 
         return pick
 
+    # -- live update -----------------------------------------------------------------------------
+
+    def live_base(self, image: str, root: Path, live: LiveUpdateSpec, ref: str) -> None:
+        """The pods of `image` run its full build `ref`: syncs go on top of it from now on."""
+        from kudev.deploy.live.sync import ImageLive
+
+        if self._syncer is not None:
+            self._syncer.set_base(ImageLive(image, root, live), ref)
+
+    def sync_blocker(self, image: str) -> str:
+        if self._syncer is None:
+            return "live update starts once the pods are watched"
+        return self._syncer.blocker(image)
+
+    def sync(self, image: str, plan: Sync, cycle: int) -> SyncFigures:
+        from kudev.deploy.live.sync import SyncFailed
+
+        if self._syncer is None:
+            raise SyncFailed("live update is not running", "")
+        return self._syncer.sync(image, plan, cycle)
+
+    def _with_synced(self, row: ev.PodRow, pod: Any) -> ev.PodRow:
+        if self._syncer is None:
+            return row
+        return self._syncer.decorate(row, pod)
+
     def _on_pods(self, pods: Mapping[str, Any]) -> None:
+        if self._syncer is not None:
+            self._syncer.on_pods(pods)
         if self._logs is not None:
             self._logs.sync(pods)
         for forwarder in self._forwards:
@@ -146,12 +189,15 @@ class KubeDeployer:
             self.emit(ev.Notice(f"cleaned up {len(deleted)} objects"))
 
     def _stop_streams(self) -> None:
-        # The pod watch first: it is what feeds the log follower and retargets the forwards.
-        stopped = [self._pods.stop()] if self._pods is not None else []
+        # The syncer first (a sync in flight ends, its streams close), then the pod watch:
+        # it is what feeds the syncer and the log follower and retargets the forwards.
+        stopped = [self._syncer.stop()] if self._syncer is not None else []
+        if self._pods is not None:
+            stopped.append(self._pods.stop())
         if self._logs is not None:
             stopped.append(self._logs.stop())
         stopped.extend([forwarder.stop() for forwarder in self._forwards])
-        self._pods, self._logs, self._forwards = None, None, []
+        self._pods, self._logs, self._forwards, self._syncer = None, None, [], None
         if not all(stopped):
             self.emit(ev.Notice("a live stream did not stop in time", level="warning"))
 

@@ -199,3 +199,16 @@ def kube_deployer(
     from kudev.deploy.deployer import KubeDeployer
 
     return KubeDeployer(config, api_client, namespace, emit, live=live)
+
+
+class PodDetailsNow:
+    """Describes pods through whichever deployer there is now (none before connecting)."""
+
+    def __init__(self, connections: Connections) -> None:
+        self.connections = connections
+
+    def describe(self, pod: str) -> Any:
+        deployer = self.connections.deployer_now
+        if deployer is None:
+            raise KudevError("not connected to a cluster", "details appear once kudev deploys")
+        return deployer.describe_pod(pod)

@@ -7,7 +7,7 @@ inbox, and runs the build itself on a worker so it can hash new changes meanwhil
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -22,6 +22,9 @@ from kudev.build.builder import (
 )
 from kudev.config import ImageSpec
 from kudev.engine.connections import Connections
+from kudev.engine.live_cycle import after_full_deploy, run_sync_stage
+from kudev.engine.shipped import Shipped
+from kudev.engine.sync_plan import Sync
 from kudev.errors import KudevError
 from kudev.image_ref import tag_of
 from kudev.project import Project
@@ -46,6 +49,9 @@ class ImageState:
     context: BuildContext
     ready_tag: str = ""  # tag of the last image that reached the cluster
     ready_ref: str = ""
+    ready_local_ref: str = ""  # the same image as built here, "name:kudev-…"
+    shipped: Shipped = field(default_factory=Shipped)  # what the pods hold (live update)
+    no_sync: str = ""  # why live update cannot work with this image ("" while it can)
 
 
 class CycleHost(Protocol):
@@ -75,12 +81,21 @@ class CycleHost(Protocol):
 
 class Cycle:
     def __init__(
-        self, host: CycleHost, number: int, images: list[ImageState], *, forced: bool
+        self,
+        host: CycleHost,
+        number: int,
+        images: list[ImageState],
+        *,
+        forced: bool,
+        resumed: dict[str, Sync] | None = None,
     ) -> None:
         self.host = host
         self.number = number
         self.images = images
         self.forced = forced
+        # A session's first cycle on pods of an earlier full image: deploy that image again,
+        # unbuilt, and sync what changed since (the initial sync).
+        self.resumed = dict(resumed or {})
         self.stages: dict[str, float] = {}
 
     def run(self, hash_seconds: float) -> bool:
@@ -94,7 +109,13 @@ class Cycle:
         deployer = self.host.connections.deployer(self.host.project.config)
         if deployer is None:
             return True
-        return deployer.deploy(refs, self.number, self.stages)
+        ok = deployer.deploy(refs, self.number, self.stages)
+        for state in self.images:
+            carried = self.resumed.get(state.spec.name)
+            after_full_deploy(self.host, deployer, state, reused=carried is not None)
+            if carried is not None and not carried.empty:
+                run_sync_stage(self.host, deployer, state, carried, self.number, self.stages)
+        return ok
 
     # -- build -----------------------------------------------------------------------------
 
@@ -102,6 +123,12 @@ class Cycle:
         builder = self.host.connections.builder(state.spec)
         ref = self._ref(state)
         build = Stage(self.host.emit, self.stages, self.number, "build", state.spec.name)
+        carried = self.resumed.get(state.spec.name)
+        if carried is not None and builder.has_image(state.shipped.local_ref):
+            count = len(carried.files) + len(carried.deletes)
+            build.skip(f"reusing {state.shipped.local_ref}; then {count} files to sync")
+            return state.shipped.local_ref
+        self.resumed.pop(state.spec.name, None)
         if builder.has_image(ref) and not self.forced:
             build.skip(f"{ref} exists")
             return ref
@@ -178,6 +205,7 @@ class Cycle:
     def _ready(self, state: ImageState, ref: str, deploy_ref: str, *, loaded: bool) -> None:
         state.ready_tag = tag_of(ref)
         state.ready_ref = deploy_ref
+        state.ready_local_ref = ref
         self.host.emit(
             ev.ImageReady(
                 cycle=self.number,

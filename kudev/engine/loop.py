@@ -20,8 +20,9 @@ from typing import Any
 
 from kudev import events as ev
 from kudev.build.builder import BuildCancelled, Builder, BuildResult, LineSink, PreparedBuild
-from kudev.engine.connections import Connections
+from kudev.engine.connections import Connections, PodDetailsNow
 from kudev.engine.cycle import Cycle, ImageState
+from kudev.engine.live_cycle import CyclePlan, SyncCycle, plan_cycle, resumed_syncs
 from kudev.engine.plan import (
     RETRY_DELAYS,
     Do,
@@ -78,7 +79,7 @@ class Engine:
             deployer_factory=deployer_factory,
         )
         self._watcher = Watcher(change_source, self._changes_arrived, self.emit)
-        self.pod_details = _EnginePodDetails(self)  # the dashboard's pod detail hook
+        self.pod_details = PodDetailsNow(self.connections)  # the dashboard's pod detail hook
         self._retry_delays = retry_delays
         self._images: list[ImageState] = []
         self._pending = Pending()
@@ -265,23 +266,36 @@ class Engine:
     # -- one cycle -------------------------------------------------------------------------------
 
     def _cycle_now(self, reason: str) -> None:
+        from kudev.deploy.live.sync import SyncFailed
+
         self._cycle += 1
-        changed, hash_seconds = self._pending.paths, self._pending.hash_seconds
+        pending = self._pending
+        changed, hash_seconds = pending.paths, pending.hash_seconds
         self._pending = Pending()
         self._retry_due = False
+        plan = self._plan(reason, pending)
         listed = tuple(sorted(changed)[:MAX_LISTED_CHANGES])
         self.emit(
             ev.CycleStarted(
-                cycle=self._cycle, reason=reason, changed=listed, changed_total=len(changed)
+                cycle=self._cycle,
+                reason=reason,
+                changed=listed,
+                changed_total=len(changed),
+                mode="sync" if plan.is_sync else "build",
+                full_reason=plan.full_reason,
             )
         )
         started = time.monotonic()
-        cycle = Cycle(self, self._cycle, self._images, forced=(reason == "forced"))
+        cycle = self._make_cycle(reason, plan)
         ok, cancelled = False, False
         try:
             ok = cycle.run(hash_seconds)
         except BuildCancelled:
             cancelled = True
+        except SyncFailed as err:
+            self._report(err, self._cycle)
+            # The containers may hold part of it: a full build puts everything right.
+            self._pending.full_build = f"the last sync failed ({err.cause})"
         except KudevError as err:
             self._report(err, self._cycle)
         self.last_ok = ok
@@ -298,6 +312,17 @@ class Engine:
         )
         for state in self._images:
             state.context.cache.save()
+
+    def _plan(self, reason: str, pending: Pending) -> CyclePlan:
+        if pending.full_build:
+            return CyclePlan(full_reason=pending.full_build)
+        return plan_cycle(self, self._images, reason, pending.paths)
+
+    def _make_cycle(self, reason: str, plan: CyclePlan) -> Cycle | SyncCycle:
+        if plan.is_sync:
+            return SyncCycle(self, self._cycle, self._images, plan)
+        resumed = resumed_syncs(self, self._images) if reason == "initial" else None
+        return Cycle(self, self._cycle, self._images, forced=(reason == "forced"), resumed=resumed)
 
     def _report(self, err: KudevError, cycle: int) -> None:
         retrying = retries_after_failure(err.retryable, self.options.once)
@@ -373,19 +398,6 @@ class Engine:
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
             self._sink(event)
-
-
-class _EnginePodDetails:
-    """Describes pods through whichever deployer the engine has now (none before connecting)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def describe(self, pod: str) -> Any:
-        deployer = self.engine.connections.deployer_now
-        if deployer is None:
-            raise KudevError("not connected to a cluster", "details appear once kudev deploys")
-        return deployer.describe_pod(pod)
 
 
 def _inside(path: str, root: Path) -> bool:

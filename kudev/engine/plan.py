@@ -18,9 +18,10 @@ class Pending:
     forced: bool = False
     config_changed: bool = False
     hash_seconds: float = 0.0
+    full_build: str = ""  # a sync failed: the next cycle builds, and this says why
 
     def any(self) -> bool:
-        return bool(self.paths) or self.forced or self.config_changed
+        return bool(self.paths) or self.forced or self.config_changed or bool(self.full_build)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Do(Enum):
 @dataclass(frozen=True)
 class Action:
     do: Do
-    reason: str = ""  # for CYCLE: initial, config, forced, retry or change
+    reason: str = ""  # for CYCLE: initial, config, forced, retry, full or change
     timeout: float | None = None  # for WAIT: when a retry falls due
 
 
@@ -67,6 +68,8 @@ def cycle_reason(pending: Pending, retry_due: bool) -> str:
         return "config"
     if pending.forced:
         return "forced"
+    if pending.full_build and not pending.paths:
+        return "full"
     return "retry" if retry_due and not pending.paths else "change"
 
 

@@ -17,9 +17,11 @@ from textual.widgets import DataTable, Footer, Static
 from kudev import events as ev
 from kudev.screens.live import LiveScreen
 from kudev.view_model.state import CycleRecord, SessionState, format_age, format_seconds
-from kudev.wording import changed_words
+from kudev.wording import changed_words, cycle_mode_words, sync_figures_words
 
 COLUMNS = ("#", "result", "when", "tag", *ev.STAGES, "total", "why")
+# With live update the history gains a sync column (figures in the detail line).
+SYNC_COLUMNS = ("#", "result", "when", "tag", *ev.STAGES, "sync", "total", "why")
 
 
 class BuildHistoryScreen(LiveScreen[int | None]):
@@ -38,7 +40,8 @@ class BuildHistoryScreen(LiveScreen[int | None]):
     def compose(self) -> ComposeResult:
         yield Static("Build history · Enter shows a build's output · Esc back", id="history-title")
         table: DataTable[Text] = DataTable(id="history-table", cursor_type="row")
-        for column in COLUMNS:
+        self._columns = self._wanted_columns()
+        for column in self._columns:
             table.add_column(column, key=column)
         yield table
         yield Static(id="history-detail")
@@ -56,7 +59,12 @@ class BuildHistoryScreen(LiveScreen[int | None]):
         table: DataTable[Text] = self.query_one("#history-table", DataTable)
         cycles = list(reversed(self._state.cycles))  # newest first
         selected = table.cursor_row if table.row_count else 0
-        table.clear()
+        columns = self._wanted_columns()
+        table.clear(columns=columns != self._columns)
+        if columns != self._columns:
+            self._columns = columns
+            for column in columns:
+                table.add_column(column, key=column)
         now = self._clock()
         for record in cycles:
             table.add_row(*self._cells(record, now), key=str(record.cycle))
@@ -75,6 +83,10 @@ class BuildHistoryScreen(LiveScreen[int | None]):
         if event.row_key.value is not None:
             self.dismiss(int(event.row_key.value))
 
+    def _wanted_columns(self) -> tuple[str, ...]:
+        synced = any("sync" in r.stages for r in self._state.cycles)
+        return SYNC_COLUMNS if synced else COLUMNS
+
     def _selected_record(self) -> CycleRecord | None:
         table = self.query_one("#history-table", DataTable)
         if not table.row_count or table.cursor_row >= len(self._shown):
@@ -88,6 +100,12 @@ class BuildHistoryScreen(LiveScreen[int | None]):
             detail.update("no cycle yet")
             return
         text = Text(f"#{record.cycle} {record.reason}", style="bold")
+        kind = cycle_mode_words(record.mode, record.full_reason)
+        if kind:
+            text.append(f" — {kind}")
+        sync = record.stages.get("sync")
+        if sync is not None and sync.figures:
+            text.append(f"\nsync: {sync_figures_words(sync.figures)}")
         files = [self._state.relative(p) for p in record.changed]
         if files:
             more = record.changed_total - len(files)
@@ -105,7 +123,7 @@ class BuildHistoryScreen(LiveScreen[int | None]):
         if record.changed:
             paths = [self._state.relative(p) for p in record.changed]
             why += ": " + changed_words(paths, record.changed_total, shown=2)  # a narrow column
-        stages = [_stage_cell(record, s) for s in ev.STAGES]
+        stages = [_stage_cell(record, s) for s in self._columns[4:-2]]
         total = format_seconds(record.seconds) if record.seconds is not None else "…"
         when = f"{format_age(now - record.started)} ago" if record.started else ""
         tag = ", ".join(record.tags.values()) or "–"
@@ -120,7 +138,9 @@ class BuildHistoryScreen(LiveScreen[int | None]):
 
 
 def _stage_cell(record: CycleRecord, stage: str) -> str:
-    state = record.stages[stage]
+    state = record.stages.get(stage)
+    if state is None:
+        return "–"
     if state.status in ("done", "failed"):
         return ("✗ " if state.status == "failed" else "") + format_seconds(state.seconds)
     return {"skipped": "skip", "running": "…"}.get(state.status, "–")

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kudev import events as ev
-from kudev.wording import changed_words, cycle_outcome, stage_outcome, stage_words
+from kudev.wording import (
+    changed_words,
+    cycle_mode_words,
+    cycle_outcome,
+    stage_outcome,
+    stage_words,
+)
 
 MAX_CYCLES = 100
 MAX_BUILD_LINES = 5_000  # per cycle
@@ -32,6 +38,7 @@ STAGE_PHASE = {
     "load": "loading",
     "apply": "deploying",
     "ready": "deploying",
+    "sync": "syncing",
 }
 # How the transcript styles kudev's note on a finished stage.
 _STAGE_LINE_KIND = {"failed": "fail", "skipped": "note", "done": "ok"}
@@ -42,6 +49,7 @@ class StageRecord:
     status: str = "pending"  # pending, running, done, skipped, failed
     seconds: float = 0.0
     did_work: bool = False  # one image's real build outweighs another's skip
+    figures: dict[str, int] = field(default_factory=dict)  # summed over images
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,8 @@ class CycleRecord:
     changed: tuple[str, ...] = ()
     changed_total: int = 0
     started: float = 0.0
+    mode: str = "build"  # or "sync": live update, files copied into the containers
+    full_reason: str = ""  # why a project with sync rules built instead
     stages: dict[str, StageRecord] = field(
         default_factory=lambda: {s: StageRecord() for s in ev.STAGES}
     )
@@ -113,6 +123,13 @@ class CycleRecord:
     @property
     def finished(self) -> bool:
         return self.result != "running"
+
+    @property
+    def shown_stages(self) -> tuple[str, ...]:
+        """The stages this cycle has: a sync cycle's `sync` stands in for the build's."""
+        if self.mode == "sync":
+            return ev.SYNC_STAGES
+        return (*ev.STAGES, "sync") if "sync" in self.stages else ev.STAGES
 
 
 @dataclass
@@ -215,10 +232,14 @@ class SessionState:
             changed=event.changed,
             changed_total=event.changed_total,
             started=event.ts,
+            mode=event.mode,
+            full_reason=event.full_reason,
         )
         paths = [self.relative(p) for p in event.changed]
         why = f" ({changed_words(paths, event.changed_total)})" if paths else ""
-        record.add_line(f"cycle {event.cycle}: {event.reason}{why}", "note")
+        kind = cycle_mode_words(event.mode, event.full_reason)
+        kind = f" — {kind}" if kind else ""
+        record.add_line(f"cycle {event.cycle}: {event.reason}{why}{kind}", "note")
         self.cycles.append(record)
         self.rollout = None
 
@@ -233,6 +254,8 @@ class SessionState:
         stage = record.stages.setdefault(event.stage, StageRecord())
         stage.seconds += event.seconds
         stage.did_work |= event.ok and not event.skipped
+        for name, count in event.figures.items():
+            stage.figures[name] = stage.figures.get(name, 0) + count
         if not event.ok:
             stage.status = "failed"
         elif stage.status != "failed":

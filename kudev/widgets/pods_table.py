@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from kudev import events as ev
 from kudev.view_model.state import SessionState, format_age, pod_health
+from kudev.wording import pod_image_words
 
 COLUMNS = ("name", "phase", "ready", "restarts", "age", "image tag")
 _MARK = {"ok": "●", "pending": "◌", "failing": "✗", "gone": "·"}
@@ -97,7 +98,7 @@ class PodsPane(Vertical):
             pod.ready,
             str(pod.restarts),
             format_age(now - pod.created),
-            pod.image_tag,
+            pod_image_words(pod),
         )
         return [Text(value, style=style, no_wrap=True) for value in values]
 

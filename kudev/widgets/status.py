@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from kudev import events as ev
 from kudev.view_model.state import CycleRecord, SessionState, format_seconds
+from kudev.wording import cycle_mode_words, sync_figures_words
 
 StyleOf = Callable[[str], Style]
 
@@ -22,7 +22,7 @@ _PHASE_CLASSES = ("-ready", "-failed", "-busy", "-idle", "-stopped")
 def phase_class(phase: str) -> str:
     if phase in ("ready", "failed"):
         return f"-{phase}"
-    if phase in ("building", "loading", "deploying", "stopping"):
+    if phase in ("building", "loading", "deploying", "syncing", "stopping"):
         return "-busy"
     return "-stopped" if phase == "stopped" else "-idle"
 
@@ -38,7 +38,7 @@ def stage_strip_text(
     if record is None:
         return text.append("–", style_of("pending"))
     text.append(f"#{record.cycle:<3}", style_of("cycle"))
-    for index, stage in enumerate(ev.STAGES):
+    for index, stage in enumerate(record.shown_stages):
         if index:
             text.append(" → ", style_of("arrow"))
         status = record.stages[stage].status
@@ -66,7 +66,8 @@ def _stage_value(record: CycleRecord, stage: str, compact: bool) -> str:
     if state.status == "pending":
         return "–" if record.finished else "·"
     mark = "✗ " if state.status == "failed" else ""
-    return mark + _seconds(state.seconds, compact)
+    figures = f" · {sync_figures_words(state.figures)}" if state.figures else ""
+    return mark + _seconds(state.seconds, compact) + figures
 
 
 def why_text(state: SessionState, record: CycleRecord | None, style_of: StyleOf) -> Text:
@@ -74,6 +75,9 @@ def why_text(state: SessionState, record: CycleRecord | None, style_of: StyleOf)
     if record is None:
         return text.append("waiting for the first cycle", style_of("pending"))
     text.append(f"#{record.cycle} ", style_of("cycle"))
+    kind = cycle_mode_words(record.mode, record.full_reason)
+    if kind:
+        text.append(f"[{kind}] ", style_of("label"))
     if not record.changed_total:
         reasons = {
             "initial": "first build of this session",

@@ -218,3 +218,28 @@ def daemon_down() -> list[ev.Event]:
         ),
         ev.CycleFinished(cycle=1, ok=False, seconds=0.03, stages={"hash": 0.02}, ts=T0),
     ]
+
+
+def synced() -> list[ev.Event]:
+    """A full build, then a live-update sync cycle into both pods."""
+    at = T0 + 500
+    figures = {"files": 3, "deletes": 0, "bytes": 420, "pods": 2}
+    return [
+        *started(),
+        *cycle(1, TAG1),
+        ev.CycleStarted(
+            cycle=2, reason="change", changed=(f"{ROOT}/www/index.html",), changed_total=1,
+            mode="sync", ts=at,
+        ),
+        ev.StageFinished(cycle=2, stage="hash", seconds=0.001, ts=at),
+        ev.StageStarted(cycle=2, stage="sync", image="hello", ts=at),
+        ev.StageFinished(
+            cycle=2, stage="sync", seconds=0.08, detail="3 files · 2 pods", image="hello",
+            figures=figures, ts=at,
+        ),
+        ev.CycleFinished(cycle=2, ok=True, seconds=0.081, stages={"sync": 0.08}, ts=at),
+        pods(
+            pod(POD_A, TAG1, synced_files=3),
+            pod(POD_B, TAG1, created=T0 + 60, synced_files=3, current=False),
+        ),
+    ]  # fmt: skip

@@ -541,3 +541,19 @@ def test_no_color_is_respected(project, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(project, SessionOptions(), engine_factory=lambda *_: CrashingEngine())
     assert app.no_color
+
+
+async def test_a_sync_cycle_shows_in_the_strip_the_pods_and_the_history(dashboard):
+    d = dashboard(scripts.synced())
+    async with d.app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, d.engine)
+        text = screen_text(d.app)
+        assert "hash 0.00s → sync 0.08s · 3 files · 2 pods  ✓ 0.08s" in text
+        assert f"{scripts.TAG1} + 3 synced" in text
+        assert f"{scripts.TAG1} + 3 synced, behind" in text
+        await pilot.press("b")
+        assert isinstance(d.app.screen, BuildHistoryScreen)
+        history = screen_text(d.app)
+        assert "sync: 3 files · 2 pods" in history and "— sync" in history
+        rows = [line.split() for line in history.splitlines()[2:4]]
+        assert rows[0][:4] == ["2", "ok", "1m", "ago"] and "0.08s" in rows[0]

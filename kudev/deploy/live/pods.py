@@ -49,6 +49,7 @@ class PodsWatcher:
         selector: str,
         on_pods: Callable[[Mapping[str, Any]], None],
         emit: ev.EventSink,
+        decorate: Callable[[ev.PodRow, Any], ev.PodRow] = lambda row, _pod: row,
     ) -> None:
         from kubernetes import client
 
@@ -57,6 +58,7 @@ class PodsWatcher:
         self.selector = selector
         self.on_pods = on_pods
         self.emit = emit
+        self.decorate = decorate  # adds what others know of a pod (its synced files)
         self._working: dict[str, Any] = {}  # the watch thread's only
         self._snapshot: Mapping[str, Any] = EMPTY
         self._stop = threading.Event()
@@ -156,9 +158,14 @@ class PodsWatcher:
     def _changed(self) -> None:
         snapshot = MappingProxyType(dict(self._working))
         self._snapshot = snapshot
-        rows = tuple(sorted((pod_row(p) for p in snapshot.values()), key=lambda r: r.name))
-        self.emit(ev.PodsChanged(pods=rows))
         self.on_pods(snapshot)
+        self.republish()
+
+    def republish(self) -> None:
+        """Emit the rows of the latest snapshot again (what decorates them changed)."""
+        pods = self._snapshot.values()
+        rows = tuple(sorted((self.decorate(pod_row(p), p) for p in pods), key=lambda r: r.name))
+        self.emit(ev.PodsChanged(pods=rows))
 
 
 def _events(response: Any) -> Iterator[dict[str, Any]]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kudev import events as ev
+from kudev.deploy.live.ws_api import PrivateCoreApis
 from kudev.errors import KudevError
 from kudev.threads import join, start_thread
 
@@ -35,9 +36,8 @@ class PortForwarder:
         pick_pod: PodPicker,
         emit: ev.EventSink,
     ) -> None:
-        from kubernetes import client
-
-        self.core: Any = client.CoreV1Api(api_client)
+        # portforward() swaps call_api on the client it uses: never the deployer's shared one.
+        self.cores = PrivateCoreApis(api_client)
         self.namespace = namespace
         self.local, self.remote = local, remote
         self.pick_pod = pick_pod
@@ -168,12 +168,13 @@ class PortForwarder:
     def _connect(self, pod: str) -> tuple[socket.socket, Any]:
         from kubernetes.stream import portforward
 
-        forward = portforward(
-            self.core.connect_get_namespaced_pod_portforward,
-            pod,
-            self.namespace,
-            ports=str(self.remote),
-        )
+        with self.cores.borrow() as core:
+            forward = portforward(
+                core.connect_get_namespaced_pod_portforward,
+                pod,
+                self.namespace,
+                ports=str(self.remote),
+            )
         upstream = forward.socket(self.remote)
         upstream.setblocking(True)
         return upstream, forward

@@ -34,3 +34,12 @@ def changed_words(paths: Sequence[str], total: int, shown: int = CHANGED_SHOWN) 
     first = ", ".join(paths[:shown])
     more = total - min(shown, len(paths))
     return f"{first} and {more} more" if more > 0 else first
+
+
+def own_output_words(paths: Sequence[object]) -> str:
+    """The notice for kudev's own stdout/stderr file(s) lying inside a build context."""
+    names = ", ".join(str(p) for p in paths)
+    return (
+        f"leaving {names} out of the build context and the watch: it is kudev's own output "
+        "(Docker would send it; add it to .dockerignore to make both agree)"
+    )

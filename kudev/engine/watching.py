@@ -35,7 +35,7 @@ class WatchPlan:
         return WatchFilter(
             [ContextFilter(s.context.root, s.spec.exclusions) for s in self.images],
             always=[config.path, *config.manifests, *(s.context.dockerfile for s in self.images)],
-            ignored=[self.project.cache_dir],
+            ignored=[self.project.cache_dir, *self.project.own_output],
             ignore_patterns=config.watch.ignore,
             project_root=config.root,
         )

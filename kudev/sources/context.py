@@ -38,8 +38,13 @@ class BuildContext:
         build_args: Iterable[tuple[str, str]] = (),
         target: str = "",
         cache_dir: Path | None = None,
+        left_out: Iterable[Path] = (),
     ) -> None:
         self.root = root.resolve()
+        # Exact files kept out whatever the patterns say (kudev's own log: kudev/own_output.py).
+        self.left_out = frozenset(
+            rel for rel in (self.relative(p) for p in left_out) if rel is not None
+        )
         self.dockerfile = dockerfile.resolve()
         self.extra_exclusions = tuple(extra_exclusions)
         self.build_args = tuple(sorted(build_args))
@@ -130,7 +135,7 @@ class BuildContext:
                 if not excluded:
                     self.tree.put_folder(rel)
                 yield from self._walk(entry.path, rel + "/", child_info, stat_files)
-            elif wanted and not excluded:
+            elif wanted and not excluded and rel not in self.left_out:
                 yield readers.Candidate(rel, entry.path, st)
 
     def _hash_candidates(self, candidates: Iterable[readers.Candidate]) -> bool:
@@ -193,7 +198,8 @@ class BuildContext:
                     self.tree.put_folder(rel)
                 self._hash_candidates(list(self._walk(path, rel + "/", info)))
             return
-        if excluded or not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        regular = stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
+        if excluded or not regular or rel in self.left_out:
             self.tree.remove(rel)
             return
         self._hash_candidates([readers.Candidate(rel, path, st)])

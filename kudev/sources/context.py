@@ -20,7 +20,13 @@ from pathlib import Path
 # The module, not its names: file reads go through one attribute a test can watch.
 from kudev.sources import readers
 from kudev.sources.digest_cache import DigestCache
-from kudev.sources.dockerignore import FolderDecisions, MatchInfo, PatternMatcher, read_ignore_file
+from kudev.sources.dockerignore import (
+    FolderDecisions,
+    MatchInfo,
+    PatternMatcher,
+    ignore_files,
+    read_context_ignore,
+)
 from kudev.sources.tree import ContextTree, FileEntry, length_prefixed
 
 HASH_VERSION = b"kudev-context-v1"
@@ -49,7 +55,7 @@ class BuildContext:
         self.extra_exclusions = tuple(extra_exclusions)
         self.build_args = tuple(sorted(build_args))
         self.target = target
-        self.ignore_file = self.root / ".dockerignore"
+        self.ignore_files = ignore_files(self.root, self.dockerfile)
         cache_path = None
         if cache_dir is not None:
             key = hashlib.sha256(os.fsencode(str(self.root))).hexdigest()[:16]
@@ -63,7 +69,7 @@ class BuildContext:
     # -- patterns ---------------------------------------------------------------------------
 
     def patterns(self) -> list[str]:
-        return read_ignore_file(self.ignore_file) + list(self.extra_exclusions)
+        return read_context_ignore(self.root, self.dockerfile) + list(self.extra_exclusions)
 
     def _reload_patterns(self) -> None:
         self.matcher = PatternMatcher(self.patterns())
@@ -166,7 +172,7 @@ class BuildContext:
         """Apply changed paths (absolute); returns whether the content digest changed."""
         before = self.digest()
         paths = list(paths)
-        if any(Path(p).resolve() == self.ignore_file for p in paths):
+        if any(Path(p).resolve() in self.ignore_files for p in paths):
             self.scan()
             return self.digest() != before
         for path in paths:

@@ -6,6 +6,7 @@ a new configuration drops the delivery and the deployer (the cluster may differ)
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from kudev import events as ev
@@ -68,6 +69,8 @@ class Connections:
 
     def deployer(self, config: Config) -> Deployer | None:
         if self.deployer_now is None and self.delivery_now is not None:
+            # --namespace overrides the config everywhere: templates, helm, the applier.
+            config = dataclasses.replace(config, namespace=self._namespace(config))
             self.deployer_now = self._deployer_factory(
                 config,
                 self.delivery_now.api_client,

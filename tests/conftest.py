@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -39,11 +40,16 @@ def busybox_base(docker_client, tmp_path_factory) -> str:
 @pytest.fixture
 def cleanup_images(docker_client):
     """Image names a test registers here lose all their tags afterwards."""
+    import docker
+
     names: list[str] = []
     yield names
-    for image in docker_client.images.list():
-        for tag in image.tags:
-            if any(tag.startswith(n + ":") for n in names):
+    # The low-level listing: `images.list()` inspects each image and fails when another
+    # test on this shared daemon removes one in between.
+    tags = [tag for image in docker_client.api.images() for tag in image.get("RepoTags") or []]
+    for tag in tags:
+        if any(tag.startswith(n + ":") for n in names):
+            with contextlib.suppress(docker.errors.ImageNotFound):
                 docker_client.images.remove(tag, force=True)
 
 

@@ -195,3 +195,38 @@ def _answers(port: int, timeout: float = 30) -> str:
             last = err
             time.sleep(0.5)
     raise AssertionError(f"127.0.0.1:{port} did not answer: {last}")
+
+
+def test_cluster_kind_containerd_imports_into_the_rigs_node(
+    tmp_path, kubeconfig_path, namespace, containerd_address, ctr, core_v1
+):
+    """`cluster.kind: containerd` overrides the advertised registry: ContainerdImportLoader
+    imports into the rig's own containerd (its `importCommand` names the rig's socket)."""
+    name = app_name()
+    command = f"[ctr, --address, {containerd_address}, -n, k8s.io, images, import, -]"
+    extra = f"cluster:\n  kind: containerd\n  importCommand: {command}\n"
+    # Content of its own, so the node cannot already hold it under another name.
+    root = write_app(tmp_path / name, name, namespace, version=name, extra_spec=extra)
+    try:
+        done = run_kudev(root, kubeconfig_path, "--once", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        events = events_of(done.stdout)
+        connected = next(e for e in events if e["type"] == "cluster_connected")
+        assert connected["cluster_kind"] == "containerd"
+        assert connected["loader"].startswith("docker save IMAGE | ctr --address"), connected
+        ready = next(e for e in events if e["type"] == "image_ready")
+        assert ready["loaded"] and ready["ref"] == f"{name}:{ready['tag']}"
+        listed = ctr(containerd_address, "images", "ls", "-q").stdout.split()
+        assert f"docker.io/library/{ready['ref']}" in listed
+        from kubernetes import client
+
+        deployment = client.AppsV1Api(core_v1.api_client).read_namespaced_deployment(
+            name, namespace
+        )
+        assert deployment.status.ready_replicas == 1
+        assert deployment.spec.template.spec.containers[0].image == ready["ref"]
+    finally:
+        names = ctr(containerd_address, "images", "ls", "-q").stdout.split()
+        mine = [n for n in names if f"/{name}:" in n]
+        if mine:
+            ctr(containerd_address, "images", "rm", *mine)

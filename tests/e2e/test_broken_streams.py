@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from kudev import events as ev
 from kudev.deploy.live.logs import ContainerLog
 from kudev.deploy.live.pods import PodsWatcher
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import _build_context, wait_for
 from tests.e2e.cutproxy import CutProxy, api_server_of, proxied_kubeconfig
 
 pytestmark = pytest.mark.e2e
@@ -25,13 +26,22 @@ COUNTER = 'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.05; done'
 
 
 @pytest.fixture(scope="module")
-def counter_image(docker_client, httpd_image, run_id) -> str:
-    """The e2e busybox image, pushed to the rig's registry so the node can pull it."""
+def counter_image(docker_client, run_id) -> Iterator[str]:
+    """A busybox image of its own content, pushed to the rig's registry for the node to pull.
+
+    Not the shared httpd image: containerd 1.6's CRI then misses a later `ctr import` of
+    the same content under another name (tests/e2e/test_rig_images.py imports it).
+    """
     repo = "localhost:5000/kudev-e2e/counter"
-    httpd_image.image.tag(repo, run_id)
-    for status in docker_client.images.push(repo, tag=run_id, stream=True, decode=True):
-        assert "error" not in status, status
-    return f"{repo}:{run_id}"
+    image, _ = docker_client.images.build(
+        fileobj=_build_context(f"counter-{run_id}"), custom_context=True, tag=f"{repo}:{run_id}"
+    )
+    try:
+        for status in docker_client.images.push(repo, tag=run_id, stream=True, decode=True):
+            assert "error" not in status, status
+        yield f"{repo}:{run_id}"
+    finally:
+        docker_client.images.remove(image.id, force=True)
 
 
 @pytest.fixture

@@ -259,10 +259,15 @@ def _print_live_update(config: Config) -> None:
 
 
 def _hash(args: argparse.Namespace) -> int:
+    from kudev.own_output import inside, own_output_files
     from kudev.project import load_project
+    from kudev.wording import own_output_words
 
-    project = load_project(Path.cwd(), args.config_file)
+    project = load_project(Path.cwd(), args.config_file, own_output_files())
     ctx = project.context_for(args.image)
+    left_out = inside(project.own_output, [ctx.root])
+    if left_out:
+        print(f"kudev: {own_output_words(left_out)}", file=sys.stderr)
     ctx.scan()
     ctx.cache.save()
     if args.files:
@@ -288,10 +293,11 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exit_codes.USAGE
+    from kudev.own_output import own_output_files
     from kudev.project import load_project
     from kudev.session import SessionOptions
 
-    project = load_project(Path.cwd(), args.config_file)
+    project = load_project(Path.cwd(), args.config_file, own_output_files())
     options = SessionOptions(
         once=args.once,
         build_timestamp=args.build_timestamp,

@@ -153,9 +153,11 @@ def run_headless(
             signal.signal(sig, handler)
     ok = result.get("ok", False)
     printer(ev.SessionEnded(ok=ok, reason="stopped" if stopped.is_set() else "done"))
+    if options.once and stopped.is_set() and not ok:
+        return exit_codes.INTERRUPTED  # Ctrl-C before the one cycle could finish
     if options.once:
         return exit_codes.OK if ok else exit_codes.FAILED
-    return exit_codes.OK
+    return exit_codes.OK  # a watching session ends by Ctrl-C: that is its normal end
 
 
 def _real_engine(project: Project, options: SessionOptions, sink: ev.EventSink) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from kudev.sources.digest_cache import default_cache_dir
 class Project:
     config: Config
     cache_dir: Path
+    # kudev's own stdout/stderr files (kudev/own_output.py): never hashed, built or watched.
+    own_output: tuple[Path, ...] = ()
 
     def image(self, name: str | None = None) -> ImageSpec:
         if name is None:
@@ -27,10 +30,12 @@ class Project:
         raise ConfigError(f"no image named {name!r}", f"configured images: {names}")
 
     def context_for(self, name: str | None = None) -> BuildContext:
-        return build_context(self.image(name), self.cache_dir)
+        return build_context(self.image(name), self.cache_dir, self.own_output)
 
 
-def build_context(image: ImageSpec, cache_dir: Path | None) -> BuildContext:
+def build_context(
+    image: ImageSpec, cache_dir: Path | None, left_out: Iterable[Path] = ()
+) -> BuildContext:
     return BuildContext(
         image.context,
         image.dockerfile,
@@ -38,10 +43,13 @@ def build_context(image: ImageSpec, cache_dir: Path | None) -> BuildContext:
         build_args=image.build_args,
         target=image.target,
         cache_dir=cache_dir,
+        left_out=left_out,
     )
 
 
-def load_project(folder: Path, config_file: str | None = None) -> Project:
+def load_project(
+    folder: Path, config_file: str | None = None, own_output: Iterable[Path] = ()
+) -> Project:
     """The project in `folder`; without a config, a Dockerfile there is enough for `hash`."""
     from kudev.config import find_config, load_config
 
@@ -52,7 +60,7 @@ def load_project(folder: Path, config_file: str | None = None) -> Project:
         config = load_config(find_config(folder), folder)
     else:
         config = implicit_config(folder)
-    return Project(config=config, cache_dir=default_cache_dir())
+    return Project(config=config, cache_dir=default_cache_dir(), own_output=tuple(own_output))
 
 
 def implicit_config(folder: Path) -> Config:

@@ -62,3 +62,12 @@ def pod_image_words(pod: ev.PodRow) -> str:
     if not pod.synced_files:
         return pod.image_tag + (" (behind)" if behind else "")
     return f"{pod.image_tag} + {pod.synced_files} synced{behind}"
+
+
+def own_output_words(paths: Sequence[object]) -> str:
+    """The notice for kudev's own stdout/stderr file(s) lying inside a build context."""
+    names = ", ".join(str(p) for p in paths)
+    return (
+        f"leaving {names} out of the build context and the watch: it is kudev's own output "
+        "(Docker would send it; add it to .dockerignore to make both agree)"
+    )

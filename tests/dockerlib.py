@@ -49,10 +49,12 @@ def docker_clis() -> list[str]:
     return list(seen.values())
 
 
-def cli_build(cli: str, folder: Path, tag: str, buildkit: bool) -> subprocess.CompletedProcess:
+def cli_build(
+    cli: str, folder: Path, tag: str, buildkit: bool, dockerfile: str = "Dockerfile"
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "DOCKER_BUILDKIT": "1" if buildkit else "0"}
     return subprocess.run(
-        [cli, "build", "-q", "-t", tag, str(folder)],
+        [cli, "build", "-q", "-t", tag, "-f", str(folder / dockerfile), str(folder)],
         env=env,
         capture_output=True,
         text=True,

@@ -69,6 +69,30 @@ class EventLog:
                     raise AssertionError(f"event not seen in {timeout}s; last: {kinds}")
                 self._cond.wait(left)
 
+    def cycles(self) -> int:
+        """The number of the last cycle that started (0 before the first)."""
+        return max((e.cycle for e in self.of(ev.CycleStarted)), default=0)
+
+    def settled_cycle(self, after: int, timeout: float = 60) -> ev.CycleFinished:
+        """The first cycle after `after` that was not cancelled.
+
+        A real watcher may split one edit into several batches, and on a loaded machine a
+        later batch cancels the cycle an earlier one started: wait for the state, never
+        for a cycle number.
+        """
+        event = self.wait_for(
+            lambda e: isinstance(e, ev.CycleFinished) and e.cycle > after and not e.cancelled,
+            timeout,
+        )
+        assert isinstance(event, ev.CycleFinished)
+        return event
+
+    def changed_between(self, after: int, upto: int) -> set[str]:
+        """Every path the cycles after `after` up to `upto` were started for."""
+        return {
+            path for e in self.of(ev.CycleStarted) if after < e.cycle <= upto for path in e.changed
+        }
+
     def cycle_finished(self, cycle: int, timeout: float = 60) -> ev.CycleFinished:
         event = self.wait_for(
             lambda e: isinstance(e, ev.CycleFinished) and e.cycle == cycle, timeout

@@ -25,16 +25,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import missing_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 ORAS_VERSION = "v1.3.6"
 USER, PASSWORD = "kudev", "s3cret-pass"
-
-
-def missing_tool(what: str) -> None:
-    """Skip without the tool; under CI a missing tool is a failure, never a skip."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set: the OCI tests must run)", pytrace=False)
-    pytest.skip(what)
 
 
 def free_port() -> int:

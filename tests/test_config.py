@@ -671,7 +671,8 @@ OBJECT_PATHS = list(_object_paths(SCHEMA))
 def test_loader_knows_every_schema_key_and_rejects_others_like_the_schema(
     tmp_path: Path, path: tuple[str, ...], keys: list[str]
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(SCHEMA)
     known = _document_with(path, dict.fromkeys(keys))
     unknown = _document_with(path, {"notAKudevKey": 1})
@@ -685,7 +686,7 @@ def test_loader_knows_every_schema_key_and_rejects_others_like_the_schema(
 
 
 def test_schema_accepts_the_example() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
 
     jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), SCHEMA)
 
@@ -714,7 +715,8 @@ def test_schema_accepts_the_example() -> None:
     ids=lambda spec: json.dumps(spec),
 )
 def test_schema_and_loader_reject_the_same_mistakes(tmp_path: Path, spec: dict[str, Any]) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
+
     document = {"metadata": {"name": "a"}, "spec": spec}
 
     assert problems(tmp_path, yaml.safe_dump(document))

@@ -77,3 +77,92 @@ def test_clean_matches_go():
     assert clean("a//b/./c/..") == "a/b"
     assert clean("//x") == "/x"
     assert clean("") == "."
+
+
+@pytest.mark.parametrize("pattern", ["[a-b-c]", "[x-]", "trailing\\", "[]", "[a", "!bad[x-]"])
+def test_a_pattern_go_calls_malformed_is_an_error_as_docker_refuses_the_build(pattern):
+    with pytest.raises(KudevError, match="bad .dockerignore pattern") as caught:
+        PatternMatcher([pattern])
+    assert "Docker refuses" in caught.value.remedy
+
+
+def test_a_malformed_chunk_after_a_star_is_accepted_like_go_does():
+    # filepath.Match(p, ".") stops at the first chunk that fails to match "."; Docker then
+    # accepts the pattern, and its regexp reads `[x-]` as the class {x, -}.
+    assert excluded(["a*[x-]"], "abx")
+    assert excluded(["a*[x-]"], "ab-")
+    assert not excluded(["a*[x-]"], "aby")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        # moby matches with a Go regexp, and RE2 reads [[:alpha:]] as a POSIX class.
+        ("[[:alpha:]]", "a", True),
+        ("[[:alpha:]]", "Z", True),
+        ("[[:alpha:]]", "1", False),
+        ("[[:alpha:]]", "a]", False),
+        ("[[:alpha:]]", "ab", False),
+        ("[[:digit:]][[:digit:]].txt", "42.txt", True),
+        ("[[:^digit:]]x", "ax", True),
+        ("[[:^digit:]]x", "4x", False),
+        ("[^[:alpha:]]*", "1abc", True),
+        ("[^[:alpha:]]*", "abc", False),
+        ("\\d", "5", True),  # RE2's \d: an ASCII digit, not the letter d
+        ("\\d", "d", False),
+        ("\\d", "٣", False),  # Python's \d would take an Arabic-Indic digit
+        # moby rewrites * inside brackets too: ^[a[^/]*]$ is [a[^/]* then a literal ]
+        ("[a*]", "a", False),
+        ("[a*]", "a]", True),
+        ("a.txt", "a.txt\n", False),
+        ("*.txt", "a.txt\n", False),  # RE2's $ is the very end
+    ],
+)
+def test_classes_mean_what_they_mean_to_docker(pattern, path, expected):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no FutureWarning from Python's nested-set syntax
+        assert excluded([pattern], path) is expected
+
+
+def test_an_unknown_posix_class_is_an_error_like_go_regexp():
+    with pytest.raises(KudevError, match="bad .dockerignore pattern"):
+        PatternMatcher(["[[:vowel:]]"])
+
+
+def test_the_per_dockerfile_ignore_file_wins_over_the_context_one(tmp_path):
+    from kudev.sources.context import BuildContext
+
+    (tmp_path / "app.Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".dockerignore").write_text("*.md\n")
+    (tmp_path / "a.md").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    ctx = BuildContext(tmp_path, tmp_path / "app.Dockerfile")
+    ctx.scan()
+    assert "b.txt" in ctx.files() and "a.md" not in ctx.files()
+
+    specific = tmp_path / "app.Dockerfile.dockerignore"
+    specific.write_text("*.txt\n")
+    assert ctx.update([specific])
+    assert "a.md" in ctx.files() and "b.txt" not in ctx.files()
+    other = BuildContext(tmp_path, tmp_path / "other.Dockerfile")  # not its Dockerfile
+    other.scan()
+    assert "b.txt" in other.files()
+
+    specific.unlink()
+    assert ctx.update([specific])
+    assert "a.md" not in ctx.files()
+
+
+def test_the_watch_reloads_on_the_per_dockerfile_ignore_file(tmp_path):
+    from kudev.sources.watch import ContextFilter, WatchFilter
+
+    (tmp_path / "app.Dockerfile").write_text("FROM scratch\n")
+    context = ContextFilter(tmp_path, dockerfile=tmp_path / "app.Dockerfile")
+    relevant = WatchFilter([context])
+    assert relevant(str(tmp_path / "b.txt"))
+    specific = tmp_path / "app.Dockerfile.dockerignore"
+    specific.write_text("*.txt\n")
+    assert relevant(str(specific))
+    assert not relevant(str(tmp_path / "b.txt"))

@@ -18,6 +18,7 @@ from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.dockerlib import unique_name
 from tests.enginelib import EventLog, RunningEngine, ScriptedChanges
+from tests.tools import missing_tool
 
 pytestmark = pytest.mark.docker
 
@@ -112,7 +113,7 @@ def test_newer_change_cancels_running_build(
 ):
     monkeypatch.setenv("KUDEV_BUILDER", builder)
     if builder == "buildkit" and find_buildkit_cli() is None:
-        pytest.skip("no docker CLI with BuildKit on this machine")
+        missing_tool("no docker CLI with BuildKit on this machine")
     # The nonce defeats the layer cache; "$((6*7))" is only "42" once the step runs.
     project = make_project(
         tmp_path / "slow",

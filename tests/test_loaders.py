@@ -33,6 +33,7 @@ from kudev.cluster.tool_run import INSTALL_HINTS, LoaderFailed
 from kudev.cluster_kinds import KNOWN_KINDS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError
+from tests.tools import missing_tool
 
 FAKEBIN = Path(__file__).parent / "fakebin"
 CTR_IMPORT = ["ctr", "-n", "k8s.io", "images", "import", "-"]
@@ -227,7 +228,7 @@ def real_containerd() -> Iterator[list[str]]:
     ctr = shutil.which("ctr")
     address = next((p for p in CONTAINERD_SOCKETS if Path(p).is_socket()), None)
     if not ctr or not address:
-        pytest.skip("needs ctr and a containerd socket (Debian's containerd, or dockerd's)")
+        missing_tool("needs ctr and a containerd socket (Debian's containerd, or dockerd's)")
     base = [ctr, "--address", address]
     namespace = f"kudev-test-{uuid.uuid4().hex[:8]}"
     yield [*base, "--namespace", namespace]
@@ -271,7 +272,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
     """A real registry (Debian's docker-registry) on 127.0.0.1, which dockerd treats as insecure."""
     binary = shutil.which("docker-registry")
     if not binary:
-        pytest.skip("docker-registry not installed (apt-get install -y docker-registry)")
+        missing_tool("docker-registry not installed (apt-get install -y docker-registry)")
     host = f"127.0.0.1:{free_port()}"
     config = tmp_path / "registry.yml"
     config.write_text(

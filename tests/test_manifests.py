@@ -18,12 +18,37 @@ from kudev.deploy.manifests import (
     render,
 )
 from kudev.deploy.templates import builtin_objects
+from tests.tools import require_tool
 
 FIXTURES = Path(__file__).parent / "manifests"
-KUBECTL = shutil.which("kubectl")
-HELM = shutil.which("helm")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
-needs_helm = pytest.mark.skipif(HELM is None, reason="helm is not on PATH (not installed here)")
+needs_kubectl = pytest.mark.usefixtures("kubectl")
+needs_helm = pytest.mark.usefixtures("helm")
+
+
+@pytest.fixture
+def kubectl() -> str:
+    """The real kubectl, for `kubectl kustomize`; under CI its absence fails the test."""
+    return require_tool("kubectl", "kustomize folders render through `kubectl kustomize`")
+
+
+@pytest.fixture
+def helm(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The real helm: $KUDEV_HELM (.ci/run builds it with scripts/go-tool) put first on PATH."""
+    cached = Path(os.environ.get("KUDEV_TOOLS_CACHE", Path.home() / ".cache" / "kudev-tools"))
+    cached = cached / f"helm-{HELM_VERSION}" / "helm"
+    if not os.environ.get("KUDEV_HELM") and not shutil.which("helm") and cached.is_file():
+        return _first_on_path(monkeypatch, str(cached))
+    path = require_tool("helm", f"charts render through `helm template`; {HELM_HINT}", "KUDEV_HELM")
+    return _first_on_path(monkeypatch, path)
+
+
+def _first_on_path(monkeypatch: pytest.MonkeyPatch, path: str) -> str:
+    monkeypatch.setenv("PATH", f"{Path(path).parent}{os.pathsep}{os.environ['PATH']}")
+    return path
+
+
+HELM_VERSION = "v3.16.4"  # .ci/run builds the same
+HELM_HINT = f"build it: `scripts/go-tool helm helm.sh/helm/v3/cmd/helm {HELM_VERSION}`"
 
 CONFIGMAP = """\
 apiVersion: v1
@@ -442,14 +467,12 @@ def test_kustomize_failure_carries_its_message(tmp_path: Path) -> None:
     assert caught.value.where == str(folder)
 
 
-@needs_kubectl
 def test_enable_helm_is_passed_with_the_helm_found_on_path(
-    fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubectl: str
 ) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    assert KUBECTL is not None
-    (bin_dir / "kubectl").symlink_to(KUBECTL)
+    (bin_dir / "kubectl").symlink_to(kubectl)
     monkeypatch.setenv("PATH", str(bin_dir))
     overlay = fixtures / "kustomize" / "overlays" / "dev"
 

@@ -6,6 +6,7 @@ a new configuration drops the delivery and the deployer (the cluster may differ)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,6 +86,8 @@ class Connections:
 
     def deployer(self, config: Config) -> Deployer | None:
         if self.deployer_now is None and self.delivery_now is not None:
+            # --namespace overrides the config everywhere: templates, helm, the applier.
+            config = dataclasses.replace(config, namespace=self._namespace(config))
             self.deployer_now = self._deployer_factory(
                 config,
                 self.delivery_now.api_client,

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,12 @@ from kudev.engine.plan import (
 from kudev.engine.seams import BuilderFactory, DeliveryFactory, DeployerFactory
 from kudev.engine.watching import Watcher, WatchPlan
 from kudev.errors import KudevError
+from kudev.own_output import inside
 from kudev.project import Project, build_context
 from kudev.session import SessionOptions
 from kudev.sources.context import BuildContext
 from kudev.sources.watch import ChangeSource
+from kudev.wording import own_output_words
 
 MAX_LISTED_CHANGES = 50
 # After a stop the build has this long to end once cancelled; then the engine stops anyway.
@@ -152,6 +154,9 @@ class Engine:
                 images=tuple(i.name for i in config.images),
             )
         )
+        roots = [s.context.root for s in self._images]
+        if left_out := inside(self.project.own_output, roots):
+            self.emit(ev.Notice(message=own_output_words(left_out), level="warning"))
 
     def _loop_state(self) -> LoopState:
         return LoopState(
@@ -245,7 +250,7 @@ class Engine:
             return
         if config == old:
             return
-        self.project = Project(config=config, cache_dir=self.project.cache_dir)
+        self.project = replace(self.project, config=config)
         self._images = self._image_states(self.project)
         for state in self._images:
             state.context.scan()
@@ -256,7 +261,7 @@ class Engine:
 
     def _image_states(self, project: Project) -> list[ImageState]:
         return [
-            ImageState(spec, build_context(spec, project.cache_dir))
+            ImageState(spec, build_context(spec, project.cache_dir, project.own_output))
             for spec in project.config.images
         ]
 

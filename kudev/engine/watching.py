@@ -33,9 +33,18 @@ class WatchPlan:
     def relevant(self) -> WatchFilter:
         config = self.project.config
         return WatchFilter(
-            [ContextFilter(s.context.root, s.spec.exclusions) for s in self.images],
-            always=[config.path, *config.manifests, *(s.context.dockerfile for s in self.images)],
-            ignored=[self.project.cache_dir],
+            [
+                ContextFilter(s.context.root, s.spec.exclusions, s.context.dockerfile)
+                for s in self.images
+            ],
+            always=[
+                config.path,
+                *config.manifests,
+                *(s.context.dockerfile for s in self.images),
+                # beside a Dockerfile outside its context, BuildKit's per-Dockerfile ignore
+                *(s.context.ignore_files[0] for s in self.images),
+            ],
+            ignored=[self.project.cache_dir, *self.project.own_output],
             ignore_patterns=config.watch.ignore,
             project_root=config.root,
         )

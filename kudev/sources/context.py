@@ -20,7 +20,13 @@ from pathlib import Path
 # The module, not its names: file reads go through one attribute a test can watch.
 from kudev.sources import readers
 from kudev.sources.digest_cache import DigestCache
-from kudev.sources.dockerignore import FolderDecisions, MatchInfo, PatternMatcher, read_ignore_file
+from kudev.sources.dockerignore import (
+    FolderDecisions,
+    MatchInfo,
+    PatternMatcher,
+    ignore_files,
+    read_context_ignore,
+)
 from kudev.sources.tree import ContextTree, FileEntry, length_prefixed
 
 HASH_VERSION = b"kudev-context-v1"
@@ -38,13 +44,18 @@ class BuildContext:
         build_args: Iterable[tuple[str, str]] = (),
         target: str = "",
         cache_dir: Path | None = None,
+        left_out: Iterable[Path] = (),
     ) -> None:
         self.root = root.resolve()
+        # Exact files kept out whatever the patterns say (kudev's own log: kudev/own_output.py).
+        self.left_out = frozenset(
+            rel for rel in (self.relative(p) for p in left_out) if rel is not None
+        )
         self.dockerfile = dockerfile.resolve()
         self.extra_exclusions = tuple(extra_exclusions)
         self.build_args = tuple(sorted(build_args))
         self.target = target
-        self.ignore_file = self.root / ".dockerignore"
+        self.ignore_files = ignore_files(self.root, self.dockerfile)
         cache_path = None
         if cache_dir is not None:
             key = hashlib.sha256(os.fsencode(str(self.root))).hexdigest()[:16]
@@ -58,7 +69,7 @@ class BuildContext:
     # -- patterns ---------------------------------------------------------------------------
 
     def patterns(self) -> list[str]:
-        return read_ignore_file(self.ignore_file) + list(self.extra_exclusions)
+        return read_context_ignore(self.root, self.dockerfile) + list(self.extra_exclusions)
 
     def _reload_patterns(self) -> None:
         self.matcher = PatternMatcher(self.patterns())
@@ -130,7 +141,7 @@ class BuildContext:
                 if not excluded:
                     self.tree.put_folder(rel)
                 yield from self._walk(entry.path, rel + "/", child_info, stat_files)
-            elif wanted and not excluded:
+            elif wanted and not excluded and rel not in self.left_out:
                 yield readers.Candidate(rel, entry.path, st)
 
     def _hash_candidates(self, candidates: Iterable[readers.Candidate]) -> bool:
@@ -161,7 +172,7 @@ class BuildContext:
         """Apply changed paths (absolute); returns whether the content digest changed."""
         before = self.digest()
         paths = list(paths)
-        if any(Path(p).resolve() == self.ignore_file for p in paths):
+        if any(Path(p).resolve() in self.ignore_files for p in paths):
             self.scan()
             return self.digest() != before
         for path in paths:
@@ -193,7 +204,8 @@ class BuildContext:
                     self.tree.put_folder(rel)
                 self._hash_candidates(list(self._walk(path, rel + "/", info)))
             return
-        if excluded or not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        regular = stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
+        if excluded or not regular or rel in self.left_out:
             self.tree.remove(rel)
             return
         self._hash_candidates([readers.Candidate(rel, path, st)])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kudev.errors import KudevError
+from kudev.sources.go_patterns import PatternSyntaxError, filepath_match_error, re2_to_python
 
 _BOM = "\ufeff"
 _REGEX_SPECIALS = set(".+()|{}$")
@@ -51,11 +52,32 @@ def read_patterns(text: str) -> list[str]:
     return patterns
 
 
+def ignore_files(root: Path, dockerfile: Path) -> tuple[Path, Path]:
+    """The ignore files BuildKit may read: `<Dockerfile>.dockerignore` beside the Dockerfile
+    (e.g. app.Dockerfile.dockerignore), which wins, then the context root's .dockerignore."""
+    return dockerfile.with_name(dockerfile.name + ".dockerignore"), root / ".dockerignore"
+
+
+def read_context_ignore(root: Path, dockerfile: Path) -> list[str]:
+    """The patterns BuildKit applies to this context: the first ignore file that exists."""
+    for path in ignore_files(root, dockerfile):
+        if path.is_file():
+            return read_ignore_file(path)
+    return []
+
+
 def read_ignore_file(path: Path) -> list[str]:
     try:
         return read_patterns(path.read_text(encoding="utf-8", errors="surrogateescape"))
     except FileNotFoundError:
         return []
+
+
+def bad_pattern(text: str, why: str) -> KudevError:
+    return KudevError(
+        f"bad .dockerignore pattern {text!r}: {why}",
+        "fix or remove the pattern; Docker refuses to build with it too",
+    )
 
 
 @dataclass
@@ -68,13 +90,11 @@ class Pattern:
     def __post_init__(self) -> None:
         self._kind, source = _compile(self.text)
         if self._kind == "regex":
+            # moby's regex is RE2; re2_to_python makes Python read it the way Go does.
             try:
-                self._regex = re.compile(source, re.DOTALL)
-            except re.error as err:
-                raise KudevError(
-                    f"bad .dockerignore pattern {self.text!r}: {err}",
-                    "fix or remove the pattern; Docker rejects it too",
-                ) from err
+                self._regex = re.compile(re2_to_python(source))
+            except (PatternSyntaxError, re.error) as err:
+                raise bad_pattern(self.text, str(err)) from err
 
     def match(self, path: str) -> bool:
         if self._kind == "exact":
@@ -165,6 +185,9 @@ class PatternMatcher:
                         'illegal exclusion pattern: "!"', "remove the lone ! from .dockerignore"
                     )
                 text = text[1:]
+            # moby's New() refuses what Go's filepath.Match calls ErrBadPattern.
+            if (why := filepath_match_error(text)) is not None:
+                raise bad_pattern(text, why)
             self.patterns.append(Pattern(text, exclusion))
         self.has_exclusions = any(p.exclusion for p in self.patterns)
 

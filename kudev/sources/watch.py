@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from kudev.errors import KudevError
-from kudev.sources.dockerignore import FolderDecisions, PatternMatcher, read_ignore_file
+from kudev.sources.dockerignore import (
+    FolderDecisions,
+    PatternMatcher,
+    ignore_files,
+    read_context_ignore,
+)
 
 ChangeSource = Callable[[list[Path], Callable[[str], bool], threading.Event], Iterable[set[str]]]
 
@@ -35,21 +40,25 @@ class ContextFilter:
     matcher and re-reads .dockerignore when that file changes.
     """
 
-    def __init__(self, root: Path, extra: Iterable[str] = ()) -> None:
+    def __init__(
+        self, root: Path, extra: Iterable[str] = (), dockerfile: Path | None = None
+    ) -> None:
         self.root = root.resolve()
         self.extra = list(extra)
-        self.ignore_file = str(self.root / ".dockerignore")
+        self.dockerfile = (dockerfile or self.root / "Dockerfile").resolve()
+        self.ignore_files = tuple(str(p) for p in ignore_files(self.root, self.dockerfile))
         self._reload()
 
     def _reload(self) -> None:
-        self.matcher = PatternMatcher(read_ignore_file(Path(self.ignore_file)) + self.extra)
+        patterns = read_context_ignore(self.root, self.dockerfile) + self.extra
+        self.matcher = PatternMatcher(patterns)
         self._folders = FolderDecisions(self.matcher)
 
     def owns(self, path: str) -> bool:
         return path == str(self.root) or path.startswith(str(self.root) + os.sep)
 
     def relevant(self, path: str) -> bool:
-        if path == self.ignore_file:
+        if path in self.ignore_files:
             self._reload()
             return True
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")
@@ -86,10 +95,19 @@ class WatchFilter:
                 return False
         if self._user_ignored(path):
             return False
+        if self._ignore_file_changed(path):
+            return True
         for watched in self.always:
             if path == watched or path.startswith(watched + os.sep):
                 return True
         return any(c.owns(path) and c.relevant(path) for c in self.contexts)
+
+    def _ignore_file_changed(self, path: str) -> bool:
+        """An ignore file (which may lie outside its context) reloads its context's rules."""
+        owners = [c for c in self.contexts if path in c.ignore_files]
+        for context in owners:
+            context.relevant(path)
+        return bool(owners)
 
     def _user_ignored(self, path: str) -> bool:
         if self.project_root is None or not self.user_ignores.patterns:

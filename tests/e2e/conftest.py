@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import missing_tool
+
 KUBECONFIG_ENV = "KUDEV_E2E_KUBECONFIG"
 CONTEXT_ENV = "KUDEV_E2E_CONTEXT"  # optional: a context other than the kubeconfig's current one
 CONTAINERD_ENV = "KUDEV_E2E_CONTAINERD_ADDRESS"  # the node's containerd socket (rig only)
@@ -35,10 +37,7 @@ def require_env(name: str, what: str) -> str:
     value = os.environ.get(name)
     if value:
         return value
-    message = f"{name} is not set: {what}"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set, so the e2e suite must run)", pytrace=False)
-    pytest.skip(message)
+    missing_tool(f"{name} is not set: {what}")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -167,17 +168,25 @@ def deployment_yaml(name: str, pod_spec: str) -> str:
 
 @pytest.mark.parametrize("case", sorted(FAILURES))
 def test_once_exits_non_zero_with_the_diagnosis(tmp_path, kubeconfig_path, namespace, case):
+    """Fail fast, proven fast: the diagnosis event comes well before rolloutTimeout."""
     extra, pod_spec, reasons = FAILURES[case]
     name = app_name()
     root = write_app(tmp_path / name, name, namespace, extra_spec=extra)
     (root / "manifests").mkdir()
     (root / "manifests" / "deploy.yaml").write_text(deployment_yaml(name, pod_spec))
-    result = run_kudev(root, kubeconfig_path, "--once")
+    result = run_kudev(root, kubeconfig_path, "--once", "--json")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert any(reason in output for reason in reasons), output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    diagnoses = [e for e in events if e["type"] == "diagnosis" and e["reason"] in reasons]
+    assert diagnoses, output
+    applied = next(e for e in events if e["type"] == "stage_finished" and e["stage"] == "apply")
+    after_apply = diagnoses[0]["ts"] - applied["ts"]
+    timeout = load_config(root / ".kudev.yaml").rollout_timeout_s
+    assert after_apply < timeout / 2, f"{case}: diagnosis {after_apply:.1f}s after apply"
     if case == "exits_one":
-        assert "exit code 1" in output and "about to fail" in output
+        crash = diagnoses[0]
+        assert crash["exit_code"] == 1 and "about to fail" in crash["last_logs"], crash
 
 
 def test_prune_and_down_touch_only_what_kudev_applied(

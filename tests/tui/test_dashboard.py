@@ -469,12 +469,25 @@ def test_every_binding_is_in_the_help():
                 assert names.get(key, key).lower() in described, (owner.__name__, key)
 
 
+def palette_offers(app, word: str) -> bool:
+    from textual.command import CommandList, CommandPalette
+
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    options = app.screen.query_one(CommandList)
+    return options.highlighted is not None and any(
+        word in str(options.get_option_at_index(i).prompt).lower()
+        for i in range(options.option_count)
+    )
+
+
 async def test_command_palette_offers_kudev_commands(dashboard):
     d = dashboard(scripts.ready())
     async with d.app.run_test(size=SIZE) as pilot:
         await settle(pilot, d.engine)
         await pilot.press("ctrl+p", *"rebuild")
-        await pilot.pause(0.3)
+        # The palette searches its providers in a worker: wait for the hit, not for a time.
+        await wait_until(pilot, lambda: palette_offers(d.app, "rebuild"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: d.engine.calls == ["rebuild"])
 

@@ -22,10 +22,10 @@ from kudev.cluster.detect import (
     load_kube_context,
 )
 from kudev.cluster.loader_choice import loader_for
-from kudev.cluster.tool_run import INSTALL_HINTS
 from kudev.cluster_kinds import KINDS_IN_HINTS
 from kudev.config.model import ClusterSpec, ImageSpec
 from kudev.errors import KudevError
+from kudev.tool_run import INSTALL_HINTS
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 BUILDKIT_MIN_API = (1, 39)

@@ -22,9 +22,9 @@ from kudev.cluster.detect import ClusterInfo
 from kudev.config import Config
 from kudev.config.model import LiveUpdateSpec
 from kudev.deploy.live.sync import SyncFigures
+from kudev.deploy.live.sync_job import Sync
 from kudev.deploy.pod_details import PodDetail
 from kudev.engine.loop import Engine
-from kudev.engine.sync_plan import Sync
 from kudev.errors import DockerUnavailable
 from kudev.project import Project
 from kudev.session import SessionOptions

@@ -9,7 +9,7 @@ from kudev import events as ev
 from kudev.config import Config, ImageSpec
 from kudev.config.model import LiveUpdateSpec, RunStep, SyncRule
 from kudev.deploy.live.sync import NoSyncTools, SyncFailed
-from kudev.engine.sync_plan import SyncedFile
+from kudev.deploy.live.sync_job import SyncedFile
 from kudev.project import Project
 from kudev.session import SessionOptions
 from tests.enginefakes import Fakes

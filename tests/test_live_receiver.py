@@ -133,7 +133,7 @@ def test_ctrl_c_during_a_sync_reports_no_file_as_synced(monkeypatch, tmp_path: P
     from kudev.config.model import LiveUpdateSpec, SyncRule
     from kudev.deploy.live.sender import ContainerSender
     from kudev.deploy.live.sync import ImageLive, SyncFailed
-    from kudev.engine.sync_plan import Sync, SyncedFile
+    from kudev.deploy.live.sync_job import Sync, SyncedFile
 
     in_flight, closed = threading.Event(), threading.Event()
 

@@ -29,10 +29,10 @@ from kudev.cluster.loaders import (
     RegistryLoader,
 )
 from kudev.cluster.node_images import already_loaded, images_on_nodes, normalize_ref
-from kudev.cluster.tool_run import INSTALL_HINTS, LoaderFailed
 from kudev.cluster_kinds import KNOWN_KINDS
 from kudev.config.model import ClusterSpec
 from kudev.errors import ClusterError
+from kudev.tool_run import INSTALL_HINTS, LoaderFailed
 from tests.tools import missing_tool
 
 FAKEBIN = Path(__file__).parent / "fakebin"

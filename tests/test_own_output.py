@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kudev.config import Config, ImageSpec
-from kudev.engine.cycle import ImageState
+from kudev.engine.cycle_host import ImageState
 from kudev.engine.watching import WatchPlan
 from kudev.own_output import inside, own_output_files
 from kudev.project import Project, build_context

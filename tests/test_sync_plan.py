@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from kudev.config.model import LiveUpdateSpec, RunStep, SyncRule
-from kudev.engine.sync_plan import ChangedPath, FullBuild, Sync, SyncedFile, decide, destination
+from kudev.deploy.live.sync_job import Sync, SyncedFile
+from kudev.engine.sync_plan import ChangedPath, FullBuild, decide, destination
 
 WWW = LiveUpdateSpec(sync=(SyncRule("www", "/www"),))
 

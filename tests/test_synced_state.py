@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from kudev.deploy.live.sync_job import Sync, SyncedFile
 from kudev.deploy.live.synced import RunningContainer, SyncedState
-from kudev.engine.sync_plan import Sync, SyncedFile
 
 BASE = "localhost:5000/hello:kudev-1a2b3c4d"
 INDEX = SyncedFile("www/index.html", "/www/index.html")

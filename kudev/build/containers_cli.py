@@ -20,10 +20,10 @@ from kudev.build.buildkit import build_flags
 from kudev.build.cli_process import CliProcess
 from kudev.build.context_tar import write_context_tar
 from kudev.build.image_store import LoadLineSink, file_chunks
-from kudev.cluster.tool_run import run_streaming
 from kudev.errors import BuildFailed, KudevError
 from kudev.image_ref import parse_ref
 from kudev.sources.context import BuildContext
+from kudev.tool_run import run_streaming
 
 _SPOOL_BYTES = 64 * 1024 * 1024
 _STEP = re.compile(r"^STEP \d+/\d+: (.*)$")

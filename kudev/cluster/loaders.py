@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from kudev.build.image_store import archive_file
 from kudev.cluster.docker_images import image_store, is_docker
-from kudev.cluster.tool_run import LineSink, executables, run_streaming
 from kudev.image_ref import parse_ref
+from kudev.tool_run import LineSink, executables, run_streaming
 
 
 class ImageLoader(Protocol):

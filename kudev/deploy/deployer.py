@@ -21,7 +21,7 @@ from kudev.timing import Stage
 if TYPE_CHECKING:
     from kudev.config.model import LiveUpdateSpec
     from kudev.deploy.live.sync import LiveSyncer, SyncFigures
-    from kudev.engine.sync_plan import Sync
+    from kudev.deploy.live.sync_job import Sync
 
 
 class KubeDeployer:

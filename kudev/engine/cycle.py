@@ -7,29 +7,19 @@ inbox, and runs the build itself on a worker so it can hash new changes meanwhil
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from kudev import events as ev
 from kudev.build.builder import (
     BuildCancelled,
     Builder,
-    BuildResult,
     ContextChanged,
-    LineSink,
-    PreparedBuild,
 )
-from kudev.config import ImageSpec
-from kudev.engine.connections import Connections
+from kudev.deploy.live.sync_job import Sync
+from kudev.engine.cycle_host import CycleHost, ImageState
 from kudev.engine.live_cycle import after_full_deploy, run_sync_stage
-from kudev.engine.shipped import Shipped
-from kudev.engine.sync_plan import Sync
 from kudev.errors import KudevError
 from kudev.image_ref import tag_of
-from kudev.project import Project
-from kudev.session import SessionOptions
-from kudev.sources.context import BuildContext
 from kudev.timing import Stage
 
 # A file rewritten while its tar is written is rehashed and the tar restarted, after a short
@@ -41,42 +31,6 @@ MAX_CONTEXT_TRIES = len(CONTEXT_RETRY_PAUSES_S) + 1
 
 class ContextKeepsChanging(KudevError):
     """The build context changed under every try to send it."""
-
-
-@dataclass
-class ImageState:
-    spec: ImageSpec
-    context: BuildContext
-    ready_tag: str = ""  # tag of the last image that reached the cluster
-    ready_ref: str = ""
-    ready_local_ref: str = ""  # the same image as built here, "name:kudev-…"
-    shipped: Shipped = field(default_factory=Shipped)  # what the pods hold (live update)
-    no_sync: str = ""  # why live update cannot work with this image ("" while it can)
-
-
-class CycleHost(Protocol):
-    """What a cycle needs of the engine loop that runs it."""
-
-    options: SessionOptions
-    connections: Connections
-
-    @property
-    def project(self) -> Project: ...
-
-    @property
-    def stopping(self) -> bool: ...
-
-    def emit(self, event: ev.Event) -> None: ...
-
-    def run_build(
-        self, builder: Builder, prepared: PreparedBuild, context: BuildContext, on_line: LineSink
-    ) -> BuildResult:
-        """Run the build on a worker; cancel it once `context` no longer matches it."""
-        ...
-
-    def take_news(self) -> None:
-        """Fold in the changes already queued (after the context changed under a build)."""
-        ...
 
 
 class Cycle:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kudev import events as ev
+from kudev.deploy.live.sync_job import Sync
 from kudev.engine.shipped import (
     Shipped,
     changes,
@@ -21,13 +22,13 @@ from kudev.engine.shipped import (
     shipped_path,
     snapshot,
 )
-from kudev.engine.sync_plan import FullBuild, Sync, decide
+from kudev.engine.sync_plan import FullBuild, decide
 from kudev.errors import KudevError
 from kudev.timing import Stage
 from kudev.wording import sync_figures_words
 
 if TYPE_CHECKING:
-    from kudev.engine.cycle import CycleHost, ImageState
+    from kudev.engine.cycle_host import CycleHost, ImageState
 
 # The cycle reasons a sync may stand in for; initial, forced (r), config and retry build.
 SYNCABLE_REASONS = ("change",)

@@ -21,7 +21,8 @@ from typing import Any
 from kudev import events as ev
 from kudev.build.builder import BuildCancelled, Builder, BuildResult, LineSink, PreparedBuild
 from kudev.engine.connections import Connections, PodDetailsNow
-from kudev.engine.cycle import Cycle, ImageState
+from kudev.engine.cycle import Cycle
+from kudev.engine.cycle_host import ImageState
 from kudev.engine.live_cycle import CyclePlan, SyncCycle, plan_cycle, resumed_syncs
 from kudev.engine.plan import (
     RETRY_DELAYS,

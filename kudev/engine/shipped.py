@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kudev.engine.sync_plan import ChangedPath, Sync
+from kudev.deploy.live.sync_job import Sync
+from kudev.engine.sync_plan import ChangedPath
 from kudev.sources.context import BuildContext
 
 

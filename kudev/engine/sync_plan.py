@@ -12,7 +12,8 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kudev.config.model import LiveUpdateSpec, RunStep, SyncRule
+from kudev.config.model import LiveUpdateSpec, SyncRule
+from kudev.deploy.live.sync_job import Sync, SyncedFile, triggered
 from kudev.sources.dockerignore import PatternMatcher
 
 
@@ -20,23 +21,6 @@ from kudev.sources.dockerignore import PatternMatcher
 class ChangedPath:
     rel: str  # relative to the build context, with slashes
     exists: bool  # False: deleted (it is deleted in the container too)
-
-
-@dataclass(frozen=True)
-class SyncedFile:
-    rel: str  # in the build context
-    dest: str  # absolute, in the container
-
-
-@dataclass(frozen=True)
-class Sync:
-    files: tuple[SyncedFile, ...] = ()  # to send, read from disk when sent
-    deletes: tuple[SyncedFile, ...] = ()  # to remove in the container
-    runs: tuple[RunStep, ...] = ()  # the run steps this change triggers, in order
-
-    @property
-    def empty(self) -> bool:
-        return not self.files and not self.deletes
 
 
 @dataclass(frozen=True)
@@ -103,13 +87,3 @@ def _below(rel: str, src: str) -> str | None:
     if rel.startswith(src + "/"):
         return rel[len(src) + 1 :]
     return None
-
-
-def triggered(steps: Iterable[RunStep], touched: Sequence[str]) -> tuple[RunStep, ...]:
-    """The steps with no trigger, and those whose trigger matches a synced path."""
-    chosen = []
-    for step in steps:
-        matcher = PatternMatcher(list(step.trigger))
-        if not step.trigger or any(matcher.matches_or_parent_matches(r) for r in touched):
-            chosen.append(step)
-    return tuple(chosen)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kudev import events as ev
-from kudev.engine.cycle import ImageState
+from kudev.engine.cycle_host import ImageState
 from kudev.errors import KudevError
 from kudev.project import Project
 from kudev.sources.watch import ChangeSource, ContextFilter, WatchFilter, watch_changes

@@ -15,9 +15,9 @@ from typing import Any
 
 from kudev.deploy.live.exec import ExecRefused, ExecResult, exec_in, tar_of
 from kudev.deploy.live.receiver import Receiver
+from kudev.deploy.live.sync_job import Sync
 from kudev.deploy.live.synced import RunningContainer
 from kudev.deploy.live.ws_api import PrivateCoreApis
-from kudev.engine.sync_plan import Sync
 from kudev.errors import KudevError
 from kudev.threads import join, start_thread
 

@@ -18,8 +18,8 @@ from kudev import events as ev
 from kudev.config.model import LiveUpdateSpec
 from kudev.deploy.live.exec import ExecRefused, ExecResult
 from kudev.deploy.live.sender import ContainerSender, NoSyncTools, SyncFailed
+from kudev.deploy.live.sync_job import Sync, triggered
 from kudev.deploy.live.synced import RunningContainer, SyncedState, running_containers
-from kudev.engine.sync_plan import Sync, triggered
 from kudev.image_ref import same_repository
 from kudev.threads import join, start_thread
 from kudev.timing import clock

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kudev.engine.sync_plan import Sync, SyncedFile
+from kudev.deploy.live.sync_job import Sync, SyncedFile
 from kudev.image_ref import parse_ref, same_repository, tag_of
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -43,7 +44,7 @@ sys.exit(main())
 
 
 def _remote_kubeconfig(rig: str, tmp_path, context: str):
-    config = yaml.safe_load(open(rig).read())
+    config = yaml.safe_load(Path(rig).read_text())
     for cluster in config["clusters"]:
         cluster["cluster"]["server"] = PUBLIC_SERVER
         cluster["name"] = context

@@ -48,7 +48,8 @@ def test_import_command_and_build_args_reach_programs_verbatim(
         app_name,
         namespace,
         extra_spec=(
-            f"cluster:\n  kind: containerd\n  importCommand: {_yaml_list([str(importer)] + values)}\n"
+            "cluster:\n  kind: containerd\n"
+            f"  importCommand: {_yaml_list([str(importer), *values])}\n"
             f"images:\n  - name: {app_name}\n    buildArgs: {{HOSTILE: '{values[0]}'}}\n"
         ),
         dockerfile_extra="ARG HOSTILE\nLABEL hostile=$HOSTILE\n",

@@ -159,6 +159,9 @@ class FakeDeployer:
     def describe_pod(self, pod: str) -> PodDetail:
         return PodDetail()
 
+    def interrupt(self) -> None:
+        self.interrupted = True
+
     def stop(self, cleanup: bool = False) -> None:
         self.stopped.append(cleanup)
 

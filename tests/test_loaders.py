@@ -501,3 +501,19 @@ def test_images_on_nodes_are_those_every_node_reports(kube_api: Callable[..., st
     assert names == {"docker.io/library/app:kudev-2"}
     assert already_loaded("app:kudev-2", names)
     assert not already_loaded("app:kudev-1", names)
+
+
+def test_a_push_to_a_registry_that_is_away_is_retried_a_refusal_is_not():
+    from kudev.cluster.loaders import _push_lines
+    from kudev.errors import ClusterError
+
+    away = [{"error": 'Get "http://localhost:5001/v2/": dial tcp 127.0.0.1:5001: connect: '
+             "connection refused"}]  # fmt: skip
+    with pytest.raises(ClusterError) as caught:
+        list(_push_lines(iter(away), "localhost:5001"))
+    assert caught.value.retryable
+    assert "push to localhost:5001 failed" in caught.value.cause
+    denied = [{"error": "denied: requested access to the resource is denied"}]
+    with pytest.raises(ClusterError) as caught:
+        list(_push_lines(iter(denied), "localhost:5001"))
+    assert not caught.value.retryable

@@ -138,7 +138,7 @@ def test_registry_down_during_the_load_is_retried_and_nothing_unpullable_is_depl
         retrying=error.retrying,
         failed_loads=len(failed_loads),
         gaps_between_tries_s=[
-            round(b.ts - a.ts, 1) for a, b in zip(failed_loads, failed_loads[1:])
+            round(b.ts - a.ts, 1) for a, b in zip(failed_loads, failed_loads[1:], strict=False)
         ],
         recovered_after_registry_back_s=round(recovered_s, 1),
         recovered_in_cycle=ok.cycle,

@@ -7,6 +7,8 @@ a ClusterError with the install hint from the cluster kinds table.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -36,6 +38,43 @@ class LoaderFailed(ClusterError):
         return super().render() + tail
 
 
+class _RunningTools:
+    """The loader tools running now. They run on the engine's thread, so a stop from another
+    thread ends them here; each runs in its own process group, so a tool's own children (a
+    script's `sleep`, `ctr` under `sudo`) end with it instead of outliving kudev."""
+
+    def __init__(self) -> None:
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def signal_all(self, sig: int = signal.SIGTERM) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            signal_group(proc, sig)
+
+
+RUNNING_TOOLS = _RunningTools()
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def stop_running_tools() -> None:
+    """End every loader tool now (kudev is stopping)."""
+    RUNNING_TOOLS.signal_all()
+
+
 def run_streaming(
     argv: list[str],
     on_line: LineSink,
@@ -55,11 +94,13 @@ def run_streaming(
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            process_group=0,
         )
     except FileNotFoundError as err:
         raise ClusterError(
             f"{tool} not found on PATH", INSTALL_HINTS.get(tool, f"install {tool}")
         ) from err
+    RUNNING_TOOLS.add(proc)
     feeder = _Feeder(proc, stdin) if stdin is not None else None
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
@@ -71,9 +112,11 @@ def run_streaming(
             on_line(line)
         code = proc.wait()
     finally:
+        RUNNING_TOOLS.discard(proc)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        signal_group(proc, signal.SIGKILL)  # what the tool started and left behind
         if feeder:
             feeder.join()
     if feeder and feeder.error:

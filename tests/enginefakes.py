@@ -180,6 +180,9 @@ class FakeDeployer:
         self.syncs.append((cycle, plan))
         return SyncFigures(len(plan.files), len(plan.deletes), 1, 1)
 
+    def interrupt(self) -> None:
+        self.interrupted = True
+
     def stop(self, cleanup: bool = False) -> None:
         self.stopped.append(cleanup)
 

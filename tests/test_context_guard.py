@@ -46,3 +46,23 @@ def test_pinned_context_refuses_any_other_even_a_local_one():
 
 def test_pinning_a_remote_context_is_an_explicit_choice():
     check_context_allowed(REMOTE, replace(CONFIG, kube_context="prod"), ())
+
+
+@pytest.mark.parametrize("context", ["kind-dev", "minikube", "docker-desktop", "k3d-dev"])
+def test_a_local_name_at_a_public_address_is_refused_with_the_reason(context):
+    from kudev.cluster.detect import detect_cluster
+    from kudev.config.model import ClusterSpec
+
+    info = detect_cluster(context, context, "https://203.0.113.10:6443", ClusterSpec())
+    assert not info.local
+    with pytest.raises(ClusterError) as refused:
+        check_context_allowed(info, CONFIG, ())
+    assert "server is a public address" in refused.value.cause
+
+
+def test_a_local_name_at_a_private_address_stays_local():
+    from kudev.cluster.detect import detect_cluster
+    from kudev.config.model import ClusterSpec
+
+    # minikube's docker driver: the node container's address on a docker network
+    assert detect_cluster("minikube", "minikube", "https://192.168.49.2:8443", ClusterSpec()).local

@@ -564,3 +564,19 @@ def test_a_docker_desktop_cluster_refuses_images_built_elsewhere():
     info = ClusterInfo("docker-desktop", "docker-desktop", "", "docker-desktop", local=True)
     with pytest.raises(ClusterError, match="built into a test store"):
         loader_for(info, ClusterSpec(), None, ArchiveStore())
+
+
+def test_a_push_to_a_registry_that_is_away_is_retried_a_refusal_is_not():
+    from kudev.cluster.docker_images import push_lines as _push_lines
+    from kudev.errors import ClusterError
+
+    away = [{"error": 'Get "http://localhost:5001/v2/": dial tcp 127.0.0.1:5001: connect: '
+             "connection refused"}]  # fmt: skip
+    with pytest.raises(ClusterError) as caught:
+        list(_push_lines(iter(away), "localhost:5001"))
+    assert caught.value.retryable
+    assert "push to localhost:5001 failed" in caught.value.cause
+    denied = [{"error": "denied: requested access to the resource is denied"}]
+    with pytest.raises(ClusterError) as caught:
+        list(_push_lines(iter(denied), "localhost:5001"))
+    assert not caught.value.retryable

@@ -239,11 +239,16 @@ def test_one_object_defined_twice_is_an_error(tmp_path: Path) -> None:
     )
 
 
-def test_same_name_in_other_namespace_is_another_object(tmp_path: Path) -> None:
+def test_an_object_in_another_namespace_is_refused_before_anything_is_applied(
+    tmp_path: Path,
+) -> None:
     text = CONFIGMAP.format(name="settings")
     other = text.replace("  name: settings\n", "  name: settings\n  namespace: other\n")
     path = write(tmp_path / "a.yaml", text + "---\n" + other)
-    assert len(render(make_config(tmp_path, path), {}).objects) == 2
+    with pytest.raises(ManifestError) as caught:
+        render(make_config(tmp_path, path), {})
+    assert "is in namespace 'other'" in caught.value.cause
+    assert caught.value.where.startswith(f"{path}:")
 
 
 # -- errors point at file:line:col ---------------------------------------------------------
@@ -590,3 +595,30 @@ def test_helm_chart_is_rendered_and_substituted(fixtures: Path) -> None:
     assert container(deployment)["image"] == "storefront:kudev-5"
     assert chart / "Chart.yaml" in result.sources
     assert chart / "templates" / "deployment.yaml" in result.sources
+
+
+def test_an_alias_bomb_is_refused_without_expanding_it() -> None:
+    from kudev.deploy.documents import parse_yaml
+
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a0: &a0 [x, x]\n"
+    for i in range(1, 40):  # 2**40 values once expanded
+        text += f"  a{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n"
+    with pytest.raises(ManifestError, match="alias bomb") as caught:
+        parse_yaml(text, "bomb.yaml")
+    assert caught.value.where == "bomb.yaml:1:1"
+
+
+def test_a_self_referring_alias_is_refused() -> None:
+    from kudev.deploy.documents import parse_yaml
+
+    with pytest.raises(ManifestError, match="refers to itself"):
+        parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: &d {a: *d}\n", "x")
+
+
+def test_a_document_over_the_api_servers_limit_is_refused() -> None:
+    from kudev.deploy.documents import parse_yaml
+
+    blob = "x" * (4 * 2**20)
+    text = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{b: '{blob}'}}\n"
+    with pytest.raises(ManifestError, match="4.0 MiB; the API server accepts at most 3 MiB"):
+        parse_yaml(text, "big.yaml")

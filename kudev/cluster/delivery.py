@@ -15,6 +15,7 @@ from kudev.cluster.detect import (
 from kudev.cluster.loader_choice import loader_for
 from kudev.cluster.loaders import ImageLoader
 from kudev.cluster.node_images import already_loaded, images_on_nodes
+from kudev.cluster_kinds import LOCAL_KINDS
 from kudev.config import Config
 from kudev.errors import ClusterError
 
@@ -32,9 +33,13 @@ def check_context_allowed(info: ClusterInfo, config: Config, allowed: tuple[str,
         return
     if config.kube_context == info.context:
         return  # pinning a context in the config is an explicit choice
+    why = (
+        f"it is named like a local {info.kind} cluster but its server is a public address"
+        if info.kind in LOCAL_KINDS
+        else "it is not a local cluster kudev recognises"
+    )
     raise ClusterError(
-        f"refusing kube context {info.context!r} (server {info.server}): it is not a "
-        "local cluster kudev recognises",
+        f"refusing kube context {info.context!r} (server {info.server}): {why}",
         f"pass --allow-context {info.context}, or add it to spec.allowContexts in .kudev.yaml",
     )
 

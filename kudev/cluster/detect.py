@@ -207,6 +207,33 @@ def is_loopback(server: str) -> bool:
     return addr.is_loopback or addr.is_unspecified
 
 
+# Where a local cluster's API server can be: this machine, or a VM or container network on
+# it. Python's `is_private` is no use here: it also covers documentation and reserved blocks.
+LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def is_public_address(server: str) -> bool:
+    """True when the server is an IP literal outside loopback and the private LAN ranges.
+    No name is resolved: deciding must never send a packet anywhere."""
+    try:
+        addr = ipaddress.ip_address(server_host(server))
+    except ValueError:
+        return False
+    if addr.is_loopback or addr.is_unspecified:
+        return False
+    return not any(addr in network for network in LOCAL_NETWORKS)
+
+
 def _kind_from_name(name: str) -> tuple[str, str]:
     """(kind, cluster name) a context or cluster name implies; ("", "") when it says nothing."""
     if name in _EXACT:
@@ -255,8 +282,10 @@ def detect_cluster(
     kind, name = _detect(context, cluster, server, provider)
     # A name merely containing "k3s" may be a production k3s: local only on loopback.
     # Overriding how images load (e.g. "none" on docker-desktop) does not make a cluster remote.
+    # No local cluster lives at a public address, whatever its context is called.
     detected_local = kind in LOCAL_KINDS and kind != "k3s"
-    local = detected_local or override.kind in LOCAL_KINDS or is_loopback(server)
+    named_local = detected_local or override.kind in LOCAL_KINDS
+    local = (named_local and not is_public_address(server)) or is_loopback(server)
     if override.kind != "auto":
         if override.kind != kind:
             name = _name_for(override.kind, context, cluster)

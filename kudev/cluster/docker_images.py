@@ -8,7 +8,7 @@ from typing import Any
 import docker.errors
 
 from kudev.build.image_store import ImageStore, LoadLineSink
-from kudev.errors import ClusterError, DockerUnavailable, KudevError
+from kudev.errors import ClusterError, ClusterUnreachable, DockerUnavailable, KudevError
 from kudev.image_ref import parse_ref
 
 
@@ -61,6 +61,20 @@ def is_docker(store: ImageStore) -> bool:
     return isinstance(store, DockerImageStore)
 
 
+# What the Docker daemon says when it cannot reach the registry at all (Go's net errors and
+# a proxy's answers), as opposed to a refusal (auth, a bad name) that a retry cannot fix.
+REGISTRY_AWAY = (
+    "connection refused",
+    "connection reset",
+    "i/o timeout",
+    "no route to host",
+    "EOF",
+    "502 Bad Gateway",
+    "503 Service Unavailable",
+    "504 Gateway Timeout",
+)
+
+
 def push_lines(stream: Iterable[dict[str, Any]], host: str) -> Iterator[str]:
     """Readable lines from the push progress stream; raises on an `error` item.
 
@@ -70,7 +84,9 @@ def push_lines(stream: Iterable[dict[str, Any]], host: str) -> Iterator[str]:
     pushing: set[str] = set()
     for item in stream:
         if item.get("error"):
-            raise ClusterError(
+            # A registry that is down or restarting comes back: try again, as for the API.
+            away = any(sign in item["error"] for sign in REGISTRY_AWAY)
+            raise (ClusterUnreachable if away else ClusterError)(
                 f"push to {host} failed: {item['error']}",
                 f"is the registry at {host} running and reachable from the Docker daemon? "
                 "Registries outside 127.0.0.0/8 must be in the daemon's insecure-registries "

@@ -3,6 +3,7 @@ the app's live streams (pods, logs, port-forwards) running between cycles."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ class KubeDeployer:
         self.sources: list[str] = []
         self._settle = SettleWatch(emit)
         self._syncer: LiveSyncer | None = None  # live update, once an image has a full base
+        self._interrupted = threading.Event()  # kudev is stopping: wait for no rollout
 
     # -- one cycle ---------------------------------------------------------------------------
 
@@ -59,10 +61,15 @@ class KubeDeployer:
         with Stage(self.emit, stages, cycle, "ready") as ready:
             if self.live:
                 # Ready the moment the new pods are; the settle watch runs after "ready".
-                rollout.wait_ready(applied, self.config.rollout_timeout_s)
+                rollout.wait_ready(applied, self.config.rollout_timeout_s, self._interrupted.is_set)
+                if self._interrupted.is_set():
+                    return False
                 self._settle.start(rollout, applied, cycle)
             else:
-                rollout.wait(applied, self.config.rollout_timeout_s)  # --once: exit 0 must not lie
+                # --once: exit 0 must not lie
+                rollout.wait(applied, self.config.rollout_timeout_s, self._interrupted.is_set)
+                if self._interrupted.is_set():
+                    return False
             ready.done("all workloads ready")
         return True
 
@@ -178,6 +185,10 @@ class KubeDeployer:
         from kudev.deploy.pod_details import KubePodDetails
 
         return KubePodDetails(self.api_client, self.namespace).describe(pod)
+
+    def interrupt(self) -> None:
+        """Stop waiting for the rollout now (from any thread); what was applied stays."""
+        self._interrupted.set()
 
     def stop(self, cleanup: bool = False) -> None:
         """Stop streams and forwards, joining their threads; delete what kudev applied only

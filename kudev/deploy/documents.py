@@ -18,6 +18,14 @@ from kudev.errors import KudevError
 from kudev.yaml_position import error_position, mark_position, unreadable_character
 
 REQUIRED_FIELDS = ("apiVersion", "kind", "metadata.name")
+# The API server takes no request body over 3 MiB, so no object can be bigger; a file is
+# refused before parsing past that many objects' worth, which a pure-Python parser would
+# take minutes over.
+MAX_DOCUMENT_BYTES = 3 * 1024 * 1024
+MAX_TEXT_BYTES = 16 * 1024 * 1024
+# Values a document may hold once its aliases are expanded (the JSON sent to the API server
+# holds every copy): far above any real object, far below an alias bomb's billions.
+MAX_EXPANDED_VALUES = 1_000_000
 
 
 class ManifestError(KudevError):
@@ -66,6 +74,7 @@ def load_file(path: Path) -> list[Document]:
 
 
 def parse_yaml(text: str, file: str) -> list[Document]:
+    _check_size(len(text.encode("utf-8", "surrogatepass")), MAX_TEXT_BYTES, "this file", file)
     try:
         return _documents(text, file)
     except yaml.YAMLError as err:
@@ -78,13 +87,68 @@ def _documents(text: str, file: str) -> list[Document]:
         documents: list[Document] = []
         while loader.check_node():
             node = loader.get_node()
+            if node is not None:
+                _check_node(node, text, file)
             documents += _objects_of(loader.construct_document(node), node, file)
         return documents
     finally:
         loader.dispose()
 
 
+def _check_size(size: int, limit: int, what: str, where: str) -> None:
+    if size > limit:
+        raise ManifestError(
+            f"{what} is {size / 2**20:.1f} MiB; the API server accepts at most "
+            f"{MAX_DOCUMENT_BYTES // 2**20} MiB per object",
+            "split it into smaller objects, or keep large data out of the manifests",
+            where=where,
+        )
+
+
+def _check_node(node: yaml.Node, text: str, file: str) -> None:
+    """Refuse a document too large to apply, or whose aliases expand without bound."""
+    where = _where(file, node)
+    span = len(text[node.start_mark.index : node.end_mark.index].encode("utf-8", "replace"))
+    _check_size(span, MAX_DOCUMENT_BYTES, "this document", where)
+    if _expanded_values(node, file, {}, set()) > MAX_EXPANDED_VALUES:
+        raise ManifestError(
+            f"this document's aliases expand to more than {MAX_EXPANDED_VALUES:,} values "
+            "(a YAML alias bomb)",
+            "write the values out instead of nesting aliases (*name) inside each other",
+            where=where,
+        )
+
+
+def _expanded_values(node: yaml.Node, file: str, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values `node` stands for with every alias copied; each node counted once
+    (aliases share nodes), so this is linear in the text, not in the expansion."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise ManifestError(
+            "this document refers to itself through an alias (&name … *name inside it)",
+            "a Kubernetes object cannot contain itself: write the value out",
+            where=_where(file, node),
+        )
+    open_.add(key)
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    total = 1
+    for child in children:
+        total += _expanded_values(child, file, sizes, open_)
+        if total > MAX_EXPANDED_VALUES:
+            break  # enough to refuse; no need to count a bomb to the end
+    open_.discard(key)
+    sizes[key] = total
+    return total
+
+
 def parse_json(text: str, file: str) -> list[Document]:
+    _check_size(len(text.encode("utf-8", "surrogatepass")), MAX_TEXT_BYTES, "this file", file)
     if not text.strip():
         return []
     try:

@@ -66,6 +66,7 @@ def render(config: Config, refs: dict[str, str]) -> RenderResult:
             "Deployment and Service",
             where=str(config.path),
         )
+    _check_namespaces(documents, config.namespace)
     _check_unique(documents, config.namespace)
     objects, report = substitute_images((d.obj for d in documents), refs)
     return RenderResult(objects=objects, replacements=report, sources=sources)
@@ -160,6 +161,22 @@ def manifest_files(folder: Path) -> list[Path]:
         for p in folder.iterdir()
         if p.suffix in MANIFEST_SUFFIXES and not p.name.startswith(".") and p.is_file()
     )
+
+
+def _check_namespaces(documents: list[Document], namespace: str) -> None:
+    """kudev applies, prunes and deletes in the project's namespace only: an object meant
+    for another one is refused before anything is applied, not sent there."""
+    for document in documents:
+        metadata = document.obj["metadata"]
+        other = metadata.get("namespace")
+        if other and other != namespace:
+            raise ManifestError(
+                f"{document.obj['kind']} {metadata['name']!r} is in namespace {other!r}, but "
+                f"this project deploys to {namespace!r}",
+                "remove metadata.namespace (kudev uses spec.namespace), or set spec.namespace "
+                f"to {other!r}",
+                where=document.where,
+            )
 
 
 def _check_unique(documents: list[Document], namespace: str) -> None:

@@ -122,6 +122,17 @@ class Connections:
         for builder in list(self._builders.values()):
             builder.cancel()
 
+    def cancel_deploy(self) -> None:
+        deployer = self.deployer_now  # read once: stop() calls this from another thread
+        if deployer is not None:
+            deployer.interrupt()
+
+    def cancel_load(self) -> None:
+        """End a loader tool mid-load (`kind load`, `ctr import`, an importCommand)."""
+        from kudev.tool_run import stop_running_tools
+
+        stop_running_tools()
+
     def close(self, cleanup: bool) -> None:
         if self.deployer_now is not None:
             try:

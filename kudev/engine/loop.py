@@ -111,6 +111,8 @@ class Engine:
         self._stop.set()
         self._inbox.put(_Msg("stop"))
         self.connections.cancel_build()
+        self.connections.cancel_load()
+        self.connections.cancel_deploy()
 
     @property
     def stopping(self) -> bool:

@@ -57,6 +57,10 @@ class Deployer(Protocol):
 
     def describe_pod(self, pod: str) -> PodDetail: ...
 
+    def interrupt(self) -> None:
+        """Stop waiting for the rollout (kudev is stopping); called from another thread."""
+        ...
+
     def stop(self, cleanup: bool = False) -> None: ...
 
 

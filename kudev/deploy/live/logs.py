@@ -2,7 +2,9 @@
 
 One stream per container instance (pod, container, containerID), so a restarted container
 gets a new stream and nothing is attached twice. A broken stream resumes from the last
-timestamp it saw and skips what it already delivered. Nothing is buffered beyond a line.
+timestamp it saw and skips what it already delivered. A stream that ends while its container
+still runs was broken too (a kubelet restart closes it cleanly). Nothing is buffered beyond
+a line.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ class ContainerLog:
         container: str,
         emit: ev.EventSink,
         stop: threading.Event,
+        container_id: str = "",
     ) -> None:
         self.core, self.namespace, self.pod, self.container = core, namespace, pod, container
+        self.container_id = container_id
         self.emit = emit
         self.stop = stop
         self.last: tuple[int, int] | None = None
@@ -64,7 +68,7 @@ class ContainerLog:
     def run(self) -> None:
         try:
             while not self.stop.is_set():
-                if self._follow_once():
+                if self._follow_once() and not self._still_running():
                     return  # the container ended and its stream closed normally
                 self.stop.wait(RESUME_DELAY_S)
         finally:
@@ -101,6 +105,23 @@ class ContainerLog:
                 response.close()  # a stream cut short is no connection to reuse
             response.release_conn()
         return True
+
+    def _still_running(self) -> bool:
+        """Whether this container instance runs on: its stream's end was then a break. When
+        the pod cannot be read (the API server away), assume so and try again."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pod = self.core.read_namespaced_pod(self.pod, self.namespace, _request_timeout=10)
+        except ApiException as err:
+            return err.status not in (400, 404)
+        except Exception:  # noqa: BLE001 - no answer at all: the cluster is away, not the pod
+            return True
+        for status in pod.status.container_statuses or []:
+            if status.name == self.container:
+                same = not self.container_id or status.container_id == self.container_id
+                return same and bool(status.state and status.state.running)
+        return False
 
     def _deliver(self, raw: str) -> None:
         stamp, text = split_timestamp(raw)
@@ -156,7 +177,9 @@ class LogFollower:
         key = (pod, container, container_id)
         if key in self.streams or self.stop_event.is_set():
             return
-        stream = ContainerLog(self.core, self.namespace, pod, container, self.emit, self.stop_event)
+        stream = ContainerLog(
+            self.core, self.namespace, pod, container, self.emit, self.stop_event, container_id
+        )
         self.streams[key] = stream
         self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
         self._threads[key] = start_thread(f"log-{pod}-{container}", stream.run)

@@ -37,7 +37,12 @@ class PortForwarder:
     ) -> None:
         from kubernetes import client
 
-        self.core: Any = client.CoreV1Api(api_client)
+        # A client of its own: the kubernetes package's port-forward swaps the `call_api` of
+        # the client it is given for a websocket one while it connects, so any other call
+        # made meanwhile on a shared client (the rollout's pod listing, say) went out as a
+        # port-forward and failed ("Missing required parameter `ports`").
+        self._own_client = client.ApiClient(configuration=api_client.configuration)
+        self.core: Any = client.CoreV1Api(self._own_client)
         self.namespace = namespace
         self.local, self.remote = local, remote
         self.pick_pod = pick_pod
@@ -94,7 +99,10 @@ class PortForwarder:
         with self._lock:  # the accept thread has ended: no new connection threads
             threads = list(self._connection_threads)
         self._shut_connections()
-        return all([join(t, self._shut_connections) for t in threads]) and ended
+        joined = all([join(t, self._shut_connections) for t in threads]) and ended
+        with contextlib.suppress(Exception):
+            self._own_client.close()
+        return joined
 
     def _shut_listener(self) -> None:
         if self._listener is not None:

@@ -210,3 +210,18 @@ def test_readers_iterate_while_the_watch_changes_pods() -> None:
         done.set()
         reader.join()
     assert errors == []
+
+
+def test_a_port_forward_has_an_api_client_of_its_own():
+    """The kubernetes package's port-forward swaps `call_api` on the client it uses while it
+    connects: on a shared client, another thread's call went out as a port-forward."""
+    from kubernetes import client
+
+    from kudev.deploy.live.portforward import PortForwarder
+
+    shared = client.ApiClient(client.Configuration())
+    forwarder = PortForwarder(shared, "ns", 0, 8080, lambda: None, lambda e: None)
+    with forwarder.cores.borrow() as core:
+        assert core.api_client is not shared
+        assert core.api_client.configuration is shared.configuration
+    forwarder.stop()

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from kudev.build.builder import BuildResult, PreparedBuild
 from kudev.build.classic import ImageBuilder
 from kudev.build.cli_process import CliProcess
-from kudev.errors import BuildFailed
+from kudev.build.docker_client import unavailable
+from kudev.errors import BuildFailed, DockerUnavailable
 
 if TYPE_CHECKING:
     import docker
@@ -106,10 +107,24 @@ class CliBuildKitBuilder(ImageBuilder):
             self._argv(prepared), prepared.body, on_line, _BuildKitLines(), env
         )
         if code != 0:
+            lost = self._daemon_lost()
+            if lost is not None:
+                raise lost
             raise BuildFailed(
                 failure or f"docker build exited with {code}",
                 "fix the step above; the last good image keeps running",
             )
+
+    def _daemon_lost(self) -> DockerUnavailable | None:
+        """The CLI also fails when the daemon dies mid-build: that is no fault of the
+        Dockerfile, and kudev retries once the daemon answers again."""
+        import docker as docker_mod
+
+        try:
+            self.client.ping()
+        except (docker_mod.errors.DockerException, OSError) as err:
+            return unavailable(err)
+        return None
 
 
 def build_flags(prepared: PreparedBuild, tag: str = "") -> list[str]:

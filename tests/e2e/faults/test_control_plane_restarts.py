@@ -60,9 +60,12 @@ class Prober:
         )
         return next(at for at, ok in self.samples if ok and at >= t) - t
 
-    def longest_gap(self) -> float:
+    def longest_gap(self, since: float = 0.0) -> float:
+        """The longest time without an answer after `since` (monotonic seconds)."""
         gaps, down_since = [0.0], None
         for at, ok in self.samples:
+            if at < since:
+                continue
             if not ok and down_since is None:
                 down_since = at
             if ok and down_since is not None:

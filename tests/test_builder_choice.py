@@ -92,3 +92,33 @@ def test_layers_refusal_names_the_line(tmp_path):
     )
     (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY . /\n")
     assert layers_refusal(tmp_path / "Dockerfile", {}, "") == ""
+
+
+def test_auto_chooses_once_a_session_so_a_daemon_that_goes_away_is_waited_for(monkeypatch):
+    """Docker answered at the start: when it dies mid-session the retry reconnects to Docker
+    (reported and retried) instead of building with podman behind the user's back."""
+    from kudev.config import ImageSpec
+    from kudev.engine import connections as connections_module
+    from kudev.engine.connections import Connections
+    from kudev.session import SessionOptions
+
+    asked: list[str] = []
+
+    class Docker:
+        def describe(self) -> str:
+            return "docker (test)"
+
+    def chosen(spec: ImageSpec):
+        asked.append(spec.builder)
+        if spec.builder == "auto":
+            return Docker(), "auto: the Docker Engine answers", "docker"
+        raise DockerUnavailable("cannot reach the Docker daemon (test)", "start it")
+
+    monkeypatch.setattr(connections_module, "chosen_builder", chosen)
+    spec = ImageSpec(name="app", context=Path("/x"), dockerfile=Path("/x/Dockerfile"))
+    connections = Connections(SessionOptions(), lambda event: None)
+    connections.builder(spec)
+    connections.drop_after_failure()
+    with pytest.raises(DockerUnavailable):
+        connections.builder(spec)
+    assert asked == ["auto", "docker"]

@@ -42,6 +42,7 @@ class Connections:
         self.builder_now: Builder | None = None  # the one that built last
         self._builders: dict[str, Builder] = {}  # by the `builder:` setting asked for
         self._image_builders: dict[str, Builder] = {}  # by image name
+        self._settled: dict[str, str] = {}  # image → the builder auto chose for this session
         self.delivery_now: Delivery | None = None
         self.deployer_now: Deployer | None = None
 
@@ -64,7 +65,16 @@ class Connections:
             return self._builder_factory(), ""
         if spec is None:
             return docker_builder(), ""
-        return chosen_builder(spec)
+        settled = self._settled.get(spec.name) if spec.builder == "auto" else None
+        if settled is not None:
+            # auto chose once this session: a daemon that went away is waited for (reported and
+            # retried), never swapped for another builder behind the user's back.
+            builder, _, _ = chosen_builder(dataclasses.replace(spec, builder=settled))
+            return builder, ""
+        builder, why, name = chosen_builder(spec)
+        if spec.builder == "auto":
+            self._settled[spec.name] = name
+        return builder, why
 
     def delivery(self, config: Config) -> Delivery | None:
         if not self.options.load_images:
@@ -168,8 +178,9 @@ def docker_builder() -> Builder:
     return make_builder(connect())
 
 
-def chosen_builder(spec: ImageSpec) -> tuple[Builder, str]:
-    """The image's `builder:` setting made real (auto: Docker, else podman, buildah, layers)."""
+def chosen_builder(spec: ImageSpec) -> tuple[Builder, str, str]:
+    """The image's `builder:` setting made real (auto: Docker, else podman, buildah, layers):
+    the builder, why it was chosen, and its name."""
     from kudev.build.choice import choose, layers_refusal, make
     from kudev.build.docker_client import connect
 
@@ -178,7 +189,7 @@ def chosen_builder(spec: ImageSpec) -> tuple[Builder, str]:
         connect,
         lambda: layers_refusal(spec.dockerfile, dict(spec.build_args), spec.target),
     )
-    return make(choice, spec.base_registry), choice.why
+    return make(choice, spec.base_registry), choice.why, choice.name
 
 
 class RoutedImages:

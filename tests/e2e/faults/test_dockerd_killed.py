@@ -13,6 +13,7 @@ with DOCKER_HOST. Images reach the rig by the rig's registry, as for every other
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -21,11 +22,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from kudev import events as ev
 from tests.e2e.faults.faultlib import (
-    alive,
     descendants,
     make_engine,
     record,
@@ -63,7 +64,7 @@ class OwnDockerd:
         ]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = folder / "dockerd.log"
-        self.seen: set[int] = set()  # every pid it ran, for the cleanup
+        self.seen: dict[int, psutil.Process] = {}  # every process it ran, for the cleanup
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -71,7 +72,15 @@ class OwnDockerd:
                 self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         seconds_until(self.answers, 60, f"own dockerd on {self.socket}", interval=0.2)
-        self.seen |= {self.proc.pid, *(pid for pid, _ in descendants(self.proc.pid))}
+        self._note_processes()
+
+    def _note_processes(self) -> None:
+        """psutil.Process objects remember their start time: a pid reused later by some
+        other process is never signalled."""
+        assert self.proc is not None
+        for pid in (self.proc.pid, *(pid for pid, _ in descendants(self.proc.pid))):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.seen.setdefault(pid, psutil.Process(pid))
 
     def answers(self) -> bool:
         return self.docker("version", check=False).returncode == 0
@@ -83,32 +92,23 @@ class OwnDockerd:
 
     def kill9(self) -> None:
         assert self.proc is not None
-        self.seen |= {pid for pid, _ in descendants(self.proc.pid)}
+        self._note_processes()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.seen |= {pid for pid, _ in descendants(self.proc.pid)}
+            self._note_processes()
             self.proc.terminate()
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         # Its containerd (and shims) may outlive a SIGKILLed dockerd: end exactly those.
-        for pid in alive(self.seen):
-            with _suppress():
-                import os
-
-                os.kill(pid, signal.SIGKILL)
+        for process in self.seen.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()  # psutil checks it is still the same process
         subprocess.run(["umount", "-R", str(self.folder / "data")], capture_output=True)
-
-
-class _suppress:
-    def __enter__(self) -> None: ...
-
-    def __exit__(self, kind, *exc) -> bool:
-        return kind is not None and issubclass(kind, OSError)
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_only_metadata_name_is_required_and_the_rest_defaults(tmp_path: Path) ->
     assert config.env == ()
     assert config.create_namespace is False
     assert config.manifests == ()
-    assert config.watch == WatchSpec(debounce_ms=50)
+    assert config.watch == WatchSpec(debounce_ms=10)
     assert config.cluster == ClusterSpec(kind="auto")
     assert config.kustomize == KustomizeSpec()
     assert config.rollout_timeout_s == 120.0

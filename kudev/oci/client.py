@@ -238,19 +238,7 @@ class RegistryClient:
 
     def _put_whole(self, repository: str, location: str, data: bytes, digest: str) -> bool:
         """One PUT with the whole blob; False when the registry wants it in chunks."""
-        response = self._send(
-            "PUT",
-            _with_digest(location, digest),
-            repository,
-            push=True,
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        if response.status_code in _MONOLITHIC_REFUSED:
-            return False
-        self._expect(response, (201,), f"{self.host}/{repository}@{digest}")
-        _check_announced(response, digest, f"{self.host}/{repository}")
-        return True
+        return self._put_blob(repository, location, data, digest, monolithic=True)
 
     def _patch(self, repository: str, location: str, chunk: bytes, start: int) -> str:
         headers = {"Content-Type": "application/octet-stream"}
@@ -261,16 +249,25 @@ class RegistryClient:
         return self._location(response, repository)
 
     def _finish_upload(self, repository: str, location: str, rest: bytes, digest: str) -> None:
+        self._put_blob(repository, location, rest, digest, monolithic=False)
+
+    def _put_blob(
+        self, repository: str, location: str, data: bytes, digest: str, *, monolithic: bool
+    ) -> bool:
+        """The upload's closing PUT; False when a monolithic one is refused (go resumable)."""
         response = self._send(
             "PUT",
             _with_digest(location, digest),
             repository,
             push=True,
-            data=rest,
+            data=data,
             headers={"Content-Type": "application/octet-stream"},
         )
+        if monolithic and response.status_code in _MONOLITHIC_REFUSED:
+            return False
         self._expect(response, (201,), f"{self.host}/{repository}@{digest}")
         _check_announced(response, digest, f"{self.host}/{repository}")
+        return True
 
     def _location(self, response: requests.Response, repository: str) -> str:
         location = response.headers.get("Location")

@@ -112,3 +112,20 @@ def test_the_tar_carries_the_rewritten_dockerfile_in_place_of_the_file(tmp_path)
     with tarfile.open(fileobj=out) as tar:
         assert sorted(tar.getnames()) == ["Dockerfile", "main.txt"] and name == "Dockerfile"
         assert tar.extractfile("Dockerfile").read() == b"FROM base:kudev-1\nCOPY . /app\n"
+
+
+def test_kudev_hash_prints_the_folded_tag_the_engine_builds(tmp_path):
+    from kudev.cli import _tag
+    from kudev.config import Config
+    from kudev.project import Project
+
+    images = (spec(tmp_path, "app", "FROM base\n"), spec(tmp_path, "base", "FROM scratch\n"))
+    config = Config(path=tmp_path / ".kudev.yaml", root=tmp_path, name="p", images=images)
+    project = Project(config=config, cache_dir=tmp_path / "cache")
+    contexts = {name: project.context_for(name) for name in ("app", "base")}
+    for ctx in contexts.values():
+        ctx.scan()
+    base_tag = contexts["base"].tag()
+    expected = folded_tag(contexts["app"].digest(), {"base": base_tag})
+    assert _tag(project, "app", contexts["app"], None) == expected != contexts["app"].tag()
+    assert _tag(project, "base", contexts["base"], None) == base_tag

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING
 from kudev import exit_codes
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from kudev.config import Config
+    from kudev.project import Project
+    from kudev.sources.context import BuildContext
 
 VERSION = "0.1.0"
 
@@ -274,8 +278,26 @@ def _hash(args: argparse.Namespace) -> int:
         for rel in ctx.files():
             print(rel)
         return exit_codes.OK
-    print(ctx.tag(_utc_now() if args.build_timestamp else None))
+    print(_tag(project, args.image, ctx, _utc_now() if args.build_timestamp else None))
     return exit_codes.OK
+
+
+def _tag(project: Project, image: str | None, ctx: BuildContext, timestamp: datetime | None) -> str:
+    """The tag the engine would build: an image FROM another project image folds its tag."""
+    from kudev.build.image_graph import ImageGraph, tag_from_sources
+
+    name = project.image(image).name
+
+    def digest_of(other: str) -> str:
+        if other == name:
+            return ctx.digest()
+        upstream = project.context_for(other)
+        upstream.scan()
+        upstream.cache.save()
+        return upstream.digest()
+
+    graph = ImageGraph.of(project.config.images)
+    return tag_from_sources(graph, name, digest_of, timestamp)
 
 
 def _utc_now():  # type: ignore[no-untyped-def]

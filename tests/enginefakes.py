@@ -53,6 +53,9 @@ class Gate:
 
 
 class FakeBuilder:
+    """One instance serves every image (the factory hands it out per image), so it takes
+    builds side by side as several real builders would; cancel() cancels all of them."""
+
     client = None  # no Docker client for the loaders to share
 
     def __init__(self) -> None:
@@ -64,7 +67,11 @@ class FakeBuilder:
         self.gate = Gate()
         self.cancels = 0
         self.closed = False
-        self._cancelled = threading.Event()
+        self.bases: dict[str, dict[str, str]] = {}  # ref → the upstream refs it was given
+        self.running: list[str] = []  # builds in progress now
+        self.most_at_once = 0
+        self._changed = threading.Condition()
+        self._cancels: dict[str, threading.Event] = {}  # per prepared build
 
     def describe(self) -> str:
         return "fake builder"
@@ -72,32 +79,65 @@ class FakeBuilder:
     def has_image(self, ref: str) -> bool:
         return ref in self.images
 
-    def prepare(self, context: BuildContext, ref: str) -> PreparedBuild:
-        self._cancelled.clear()  # on the engine's thread, before the worker starts
+    def prepare(
+        self, context: BuildContext, ref: str, bases: dict[str, str] | None = None
+    ) -> PreparedBuild:
         if self.context_changes:
             self.context_changes -= 1
             raise ContextChanged("main.txt changed while the build started", "main.txt")
         self.prepared.append(ref)
-        return PreparedBuild(ref=ref, body=io.BytesIO(), params={"digest": context.digest()})
+        self.bases[ref] = dict(bases or {})
+        cancelled = threading.Event()  # on the engine's thread, before the worker starts
+        with self._changed:
+            self._cancels[ref] = cancelled
+        params = {"digest": context.digest(), "cancelled": cancelled}
+        return PreparedBuild(ref=ref, body=io.BytesIO(), params=params)
 
     def run(self, prepared: PreparedBuild, on_line: LineSink) -> BuildResult:
         on_line(f"building {prepared.ref}", "stdout")
         if self.failures:
             raise self.failures.pop(0)
-        for _ in range(GATE_S * 200):
-            if self._cancelled.is_set():
-                raise BuildCancelled("build cancelled: a newer change arrived", "")
-            if self.gate.wait(0.005):
-                break
-        if self._cancelled.is_set():
-            raise BuildCancelled("build cancelled: a newer change arrived", "")
+        self._now_running(prepared.ref, +1)
+        try:
+            self._wait_at_gate(prepared.params["cancelled"])
+        finally:
+            self._now_running(prepared.ref, -1)
         self.images.add(prepared.ref)
         self.built.append(prepared.ref)
         return BuildResult(ref=prepared.ref, image_id=f"sha256:{len(self.built)}", built=True)
 
+    def _wait_at_gate(self, cancelled: threading.Event) -> None:
+        for _ in range(GATE_S * 200):
+            if cancelled.is_set():
+                raise BuildCancelled("build cancelled: a newer change arrived", "")
+            if self.gate.wait(0.005):
+                break
+        if cancelled.is_set():
+            raise BuildCancelled("build cancelled: a newer change arrived", "")
+
+    def _now_running(self, ref: str, step: int) -> None:
+        with self._changed:
+            if step > 0:
+                self.running.append(ref)
+            else:
+                self.running.remove(ref)
+                self._cancels.pop(ref, None)
+            self.most_at_once = max(self.most_at_once, len(self.running))
+            self._changed.notify_all()
+
+    def wait_running(self, count: int) -> list[str]:
+        """Wait until `count` builds are held at the gate at once; the refs running then."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.running) >= count, GATE_S), (
+                f"only {self.running} running"
+            )
+            return list(self.running)
+
     def cancel(self) -> None:
         self.cancels += 1
-        self._cancelled.set()
+        with self._changed:
+            for cancelled in self._cancels.values():
+                cancelled.set()
 
     def close(self) -> None:
         self.closed = True

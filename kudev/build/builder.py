@@ -6,17 +6,27 @@ engine suite's fake, which needs no Docker at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from kudev.errors import KudevError
+from kudev.errors import BuildFailed, KudevError
 
 if TYPE_CHECKING:
     from kudev.sources.context import BuildContext
 
 # (line, stream): stream is "stdout" or "error"
 LineSink = Callable[[str, str], None]
+
+
+def refuse_bases(builder: str, bases: Mapping[str, str] | None) -> None:
+    """For builders that keep their images apart from the Docker Engine's."""
+    if bases:
+        names = ", ".join(sorted(bases))
+        raise BuildFailed(
+            f"{builder} cannot build FROM another image of the project ({names})",
+            "build these images with the Docker Engine (`builder: docker`)",
+        )
 
 
 class BuildCancelled(KudevError):
@@ -62,8 +72,13 @@ class Builder(Protocol):
         """Whether an image with this reference exists already (the build can be skipped)."""
         ...
 
-    def prepare(self, context: BuildContext, ref: str) -> PreparedBuild:
-        """Capture the context now, so it may change while the build runs."""
+    def prepare(
+        self, context: BuildContext, ref: str, bases: Mapping[str, str] | None = None
+    ) -> PreparedBuild:
+        """Capture the context now, so it may change while the build runs.
+
+        `bases` maps the project images this one is built FROM to the exact refs to use
+        (build/image_graph.py); a builder that cannot see them raises BuildFailed."""
         ...
 
     def run(self, prepared: PreparedBuild, on_line: LineSink) -> BuildResult:

@@ -13,7 +13,7 @@ import json
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from kudev.build.builder import BuildCancelled, BuildResult, PreparedBuild
@@ -67,13 +67,17 @@ class ImageBuilder:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def prepare(
-        self, ctx: BuildContext, ref: str, labels: dict[str, str] | None = None
+        self,
+        ctx: BuildContext,
+        ref: str,
+        bases: Mapping[str, str] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> PreparedBuild:
         """Write the context tar now, so the context may change while the build runs."""
         # Not a `with`: the open tar travels in PreparedBuild to the build thread.
         body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
         try:
-            dockerfile = write_context_tar(ctx, body)
+            dockerfile = write_context_tar(ctx, body, _rewritten(ctx, bases))
         except BaseException:
             body.close()
             raise
@@ -109,7 +113,7 @@ class ImageBuilder:
         on_line: Callable[[str, str], None],
         labels: dict[str, str] | None = None,
     ) -> BuildResult:
-        return self.run(self.prepare(ctx, ref, labels), on_line)
+        return self.run(self.prepare(ctx, ref, labels=labels), on_line)
 
     def _stream(self, params: dict[str, Any], body: IO[bytes], on_line: Any) -> str:
         import docker as docker_mod
@@ -147,6 +151,16 @@ class ImageBuilder:
             with self._lock:
                 self._socket = None
             response.close()
+
+
+def _rewritten(ctx: BuildContext, bases: Mapping[str, str] | None) -> bytes | None:
+    """The Dockerfile with its FROMs of project images naming the refs just built."""
+    if not bases:
+        return None
+    from kudev.build.image_graph import rewrite_from_lines
+
+    text = ctx.dockerfile.read_text(errors="surrogateescape")
+    return rewrite_from_lines(text, bases).encode(errors="surrogateescape")
 
 
 def _read_build_stream(chunks: Any, on_line: Callable[[str, str], None]) -> str:

@@ -12,10 +12,10 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from kudev.build.builder import BuildResult, LineSink, PreparedBuild
+from kudev.build.builder import BuildResult, LineSink, PreparedBuild, refuse_bases
 from kudev.build.buildkit import build_flags
 from kudev.build.cli_process import CliProcess
 from kudev.build.context_tar import write_context_tar
@@ -61,7 +61,10 @@ class ContainersCliBuilder:
     def exists_argv(self, ref: str) -> list[str]:
         raise NotImplementedError
 
-    def prepare(self, context: BuildContext, ref: str) -> PreparedBuild:
+    def prepare(
+        self, context: BuildContext, ref: str, bases: Mapping[str, str] | None = None
+    ) -> PreparedBuild:
+        refuse_bases(self.tool, bases)
         # Not a `with`: the open tar travels in PreparedBuild to the build thread.
         body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
         try:

@@ -17,8 +17,13 @@ from kudev.sources.context import BuildContext
 OUTSIDE_DOCKERFILE = ".kudev.Dockerfile"
 
 
-def write_context_tar(ctx: BuildContext, out: IO[bytes]) -> str:
-    """Write the context as Docker's client would send it; returns the Dockerfile's tar name."""
+def write_context_tar(ctx: BuildContext, out: IO[bytes], dockerfile: bytes | None = None) -> str:
+    """Write the context as Docker's client would send it; returns the Dockerfile's tar name.
+
+    `dockerfile`, when given, is sent instead of the Dockerfile's own text (its FROM lines
+    naming the exact refs of the project images it is built from: build/image_graph.py).
+    """
+    own = ctx.dockerfile_in_context() if dockerfile is not None else None
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel, entry in ctx.tree.entries():
             path = os.path.join(ctx.root, rel)
@@ -29,8 +34,12 @@ def write_context_tar(ctx: BuildContext, out: IO[bytes]) -> str:
                 and (info.size, info.mtime) != (entry.size, _sec(entry))
             ):
                 raise ContextChanged(f"{rel} changed while the build started", rel)
-            _add(tar, info, path)
-        return _add_dockerfile(ctx, tar)
+            if rel == own and dockerfile is not None:
+                info.size = len(dockerfile)
+                tar.addfile(info, io.BytesIO(dockerfile))
+            else:
+                _add(tar, info, path)
+        return _add_dockerfile(ctx, tar, dockerfile)
 
 
 def _sec(entry: Any) -> int:
@@ -57,7 +66,7 @@ def _add(tar: tarfile.TarFile, info: tarfile.TarInfo, path: str) -> None:
         tar.addfile(info)
 
 
-def _add_dockerfile(ctx: BuildContext, tar: tarfile.TarFile) -> str:
+def _add_dockerfile(ctx: BuildContext, tar: tarfile.TarFile, text: bytes | None) -> str:
     """Send the Dockerfile even when .dockerignore excludes it: the daemon must read it.
 
     The classic builder removes the Dockerfile and .dockerignore from the context after
@@ -68,7 +77,7 @@ def _add_dockerfile(ctx: BuildContext, tar: tarfile.TarFile) -> str:
     name = ctx.dockerfile_in_context() or OUTSIDE_DOCKERFILE
     if name in included:
         return name
-    data = ctx.dockerfile.read_bytes()
+    data = ctx.dockerfile.read_bytes() if text is None else text
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), 0o644
     tar.addfile(info, io.BytesIO(data))

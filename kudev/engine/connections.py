@@ -40,24 +40,27 @@ class Connections:
         self._delivery_factory = delivery_factory or self._cluster_delivery
         self._deployer_factory = deployer_factory or kube_deployer
         self.builder_now: Builder | None = None  # the one that built last
-        self._builders: dict[str, Builder] = {}  # by the `builder:` setting asked for
-        self._image_builders: dict[str, Builder] = {}  # by image name
+        self._builders: dict[str, Builder] = {}  # by image name ("" for none)
+        self._told: set[str] = set()  # the builder notices given this session
         self._settled: dict[str, str] = {}  # image → the builder auto chose for this session
         self.delivery_now: Delivery | None = None
         self.deployer_now: Deployer | None = None
 
     def builder(self, spec: ImageSpec | None = None) -> Builder:
-        """The builder for this image (its `builder:` setting), made when first needed."""
-        key = spec.builder if spec is not None and self._builder_factory is None else ""
+        """The builder for this image (its `builder:` setting), made when first needed.
+
+        One instance per image: a builder runs one build at a time, and images build in
+        parallel (engine/build_jobs.py). The choice is told once per `builder:` setting."""
+        key = spec.name if spec is not None else ""
         made = self._builders.get(key)
         if made is None:
             made, why = self._make_builder(spec)
             self._builders[key] = made
             said = f"builder: {made.describe()}" + (f" ({why})" if why else "")
-            self._emit(ev.Notice(message=said))
+            if said not in self._told:
+                self._told.add(said)
+                self._emit(ev.Notice(message=said))
         self.builder_now = made
-        if spec is not None:
-            self._image_builders[spec.name] = made
         return made
 
     def _make_builder(self, spec: ImageSpec | None) -> tuple[Builder, str]:
@@ -111,14 +114,14 @@ class Connections:
         """Where loaders find the built images: the builder's Docker client or store, or,
         when images use different builders, each image's."""
         if len({image.builder for image in config.images}) > 1:
-            return RoutedImages(self._image_builders)
+            return RoutedImages(self._builders)
         return self.builder_now.client if self.builder_now is not None else None
 
     def drop_after_failure(self) -> None:
         """The daemon or cluster went away: connect again on the next try."""
         self.builder_now = self.delivery_now = None
         self._builders.clear()
-        self._image_builders.clear()
+        self._told.clear()
 
     def drop_cluster(self) -> None:
         """A new configuration may name another cluster, namespace or manifests."""
@@ -128,7 +131,8 @@ class Connections:
             self.deployer_now = None
 
     def cancel_build(self) -> None:
-        # A copy: stop() calls this from another thread while a builder may be added.
+        """Cancel every image's build; a copy: stop() calls this from another thread while
+        a builder may be added."""
         for builder in list(self._builders.values()):
             builder.cancel()
 

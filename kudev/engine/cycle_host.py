@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kudev import events as ev
-from kudev.build.builder import Builder, BuildResult, LineSink, PreparedBuild
 from kudev.config import ImageSpec
+from kudev.engine.build_jobs import BuildJobs
 from kudev.engine.connections import Connections
 from kudev.engine.shipped import Shipped
 from kudev.project import Project
@@ -35,6 +35,7 @@ class CycleHost(Protocol):
 
     options: SessionOptions
     connections: Connections
+    jobs: BuildJobs  # runs each image's build and load on a thread of its own
 
     @property
     def project(self) -> Project: ...
@@ -43,12 +44,6 @@ class CycleHost(Protocol):
     def stopping(self) -> bool: ...
 
     def emit(self, event: ev.Event) -> None: ...
-
-    def run_build(
-        self, builder: Builder, prepared: PreparedBuild, context: BuildContext, on_line: LineSink
-    ) -> BuildResult:
-        """Run the build on a worker; cancel it once `context` no longer matches it."""
-        ...
 
     def take_news(self) -> None:
         """Fold in the changes already queued (after the context changed under a build)."""

@@ -2,8 +2,8 @@
 
 The engine never knows which front-end listens: it calls `sink(event)` and nothing else.
 Requests from a front-end (rebuild, pause, stop) arrive through thread-safe methods that only
-put a message on the engine's inbox. A build runs on a worker thread so the engine can keep
-hashing incoming changes, and cancels that build the moment its content is outdated.
+put a message on the engine's inbox. Builds run as jobs on worker threads (build_jobs.py),
+so the engine keeps hashing incoming changes and cancels a build once its content is outdated.
 What to do next is decided by `plan.next_action`; this module only carries it out.
 """
 
@@ -14,15 +14,16 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from kudev import events as ev
-from kudev.build.builder import BuildCancelled, Builder, BuildResult, LineSink, PreparedBuild
+from kudev.build.builder import BuildCancelled
+from kudev.engine.build_jobs import JOIN_S, BuildJobs
 from kudev.engine.connections import Connections, PodDetailsNow
 from kudev.engine.cycle import Cycle
 from kudev.engine.cycle_host import ImageState
+from kudev.engine.inbox import Inbox, Msg
 from kudev.engine.live_cycle import CyclePlan, SyncCycle, plan_cycle, resumed_syncs
 from kudev.engine.plan import (
     RETRY_DELAYS,
@@ -38,21 +39,10 @@ from kudev.errors import KudevError
 from kudev.own_output import inside
 from kudev.project import Project, build_context
 from kudev.session import SessionOptions
-from kudev.sources.context import BuildContext
 from kudev.sources.watch import ChangeSource
 from kudev.wording import own_output_words
 
 MAX_LISTED_CHANGES = 50
-# After a stop the build has this long to end once cancelled; then the engine stops anyway.
-STOP_GRACE_S = 10.0
-BUILD_JOIN_S = 5.0
-
-
-@dataclass
-class _Msg:
-    kind: str  # "changes", "rebuild", "pause", "resume", "stop", "build_done"
-    paths: frozenset[str] = frozenset()
-    result: Any = None
 
 
 class Engine:
@@ -72,7 +62,7 @@ class Engine:
         self.options = options
         self._sink = sink
         self._emit_lock = threading.Lock()
-        self._inbox: queue.Queue[_Msg] = queue.Queue()
+        self._inbox: Inbox = queue.Queue()
         self._stop = threading.Event()
         self.connections = Connections(
             options,
@@ -90,7 +80,7 @@ class Engine:
         self._cycle = 0
         self._retries = 0
         self._retry_due = False
-        self._build_thread: threading.Thread | None = None
+        self.jobs = BuildJobs(self._inbox, self._apply_changes, self._stop)
         self.last_ok = False
 
     # -- requests from front-ends (any thread) ------------------------------------------------
@@ -99,17 +89,17 @@ class Engine:
         from kudev.oci.source import forget_resolved_tags
 
         forget_resolved_tags()  # `oci://…:TAG` manifests: resolve the tag again
-        self._inbox.put(_Msg("rebuild"))
+        self._inbox.put(Msg("rebuild"))
 
     def pause(self) -> None:
-        self._inbox.put(_Msg("pause"))
+        self._inbox.put(Msg("pause"))
 
     def resume(self) -> None:
-        self._inbox.put(_Msg("resume"))
+        self._inbox.put(Msg("resume"))
 
     def stop(self) -> None:
         self._stop.set()
-        self._inbox.put(_Msg("stop"))
+        self._inbox.put(Msg("stop"))
         self.connections.cancel_build()
         self.connections.cancel_load()
         self.connections.cancel_deploy()
@@ -190,9 +180,12 @@ class Engine:
                 return
 
     def take_news(self) -> None:
-        self._drain_quietly()
+        if self.jobs.active:
+            self.jobs.take_news()  # it also takes the other jobs' ends
+        else:
+            self._drain_quietly()
 
-    def _handle(self, msg: _Msg) -> None:
+    def _handle(self, msg: Msg) -> None:
         if msg.kind == "changes":
             self._apply_changes(msg.paths)
         elif msg.kind == "rebuild":
@@ -208,7 +201,7 @@ class Engine:
 
     def _changes_arrived(self, paths: frozenset[str]) -> None:
         """Called on the watcher's thread."""
-        self._inbox.put(_Msg("changes", paths=paths))
+        self._inbox.put(Msg("changes", paths=paths))
 
     def _apply_changes(self, paths: Iterable[str]) -> None:
         paths = set(paths)
@@ -339,66 +332,13 @@ class Engine:
             self.connections.drop_after_failure()
         self.emit(ev.error_event(err, cycle=cycle, retrying=retrying))
 
-    def run_build(
-        self, builder: Builder, prepared: PreparedBuild, context: BuildContext, on_line: LineSink
-    ) -> BuildResult:
-        digest = context.digest()
-
-        def work() -> None:
-            try:
-                self._inbox.put(_Msg("build_done", result=builder.run(prepared, on_line)))
-            except BaseException as err:  # handed to the engine thread, which raises it
-                self._inbox.put(_Msg("build_done", result=err))
-
-        # A daemon only so a wedged build cannot keep the process alive; it is joined.
-        self._build_thread = threading.Thread(target=work, name="kudev-build", daemon=True)
-        self._build_thread.start()
-        try:
-            result = self._await_build(builder, context, digest)
-        finally:
-            self._build_thread.join(timeout=BUILD_JOIN_S)
-        if isinstance(result, BaseException):
-            raise result
-        assert isinstance(result, BuildResult)
-        return result
-
-    def _await_build(self, builder: Builder, context: BuildContext, digest: str) -> Any:
-        """Wait for the build, hashing changes meanwhile; cancel it once it is outdated."""
-        deferred: list[_Msg] = []
-        try:
-            while True:
-                msg = self._next_during_build()
-                if msg.kind == "build_done":
-                    return msg.result
-                if msg.kind == "changes":
-                    self._apply_changes(msg.paths)
-                    if context.digest() != digest:
-                        builder.cancel()
-                elif msg.kind == "stop":
-                    self._stop.set()
-                    builder.cancel()
-                else:
-                    deferred.append(msg)
-        finally:
-            for msg in deferred:
-                self._inbox.put(msg)
-
-    def _next_during_build(self) -> _Msg:
-        if not self._stop.is_set():
-            return self._inbox.get()
-        try:  # cancelled for the stop: the build has a grace period to end
-            return self._inbox.get(timeout=STOP_GRACE_S)
-        except queue.Empty:
-            return _Msg("build_done", result=BuildCancelled("the build did not stop in time", ""))
-
     # -- shutdown and events ---------------------------------------------------------------------
 
     def _shutdown(self) -> None:
         self._watcher.signal_stop()
         self.connections.close(cleanup=self.options.cleanup)
         self._watcher.stop()
-        if self._build_thread is not None:
-            self._build_thread.join(timeout=BUILD_JOIN_S)
+        self.jobs.join(JOIN_S)
         for state in self._images:
             state.context.cache.save()
         self.connections.disconnect()

@@ -49,6 +49,7 @@ class StageRecord:
     status: str = "pending"  # pending, running, done, skipped, failed
     seconds: float = 0.0
     did_work: bool = False  # one image's real build outweighs another's skip
+    running: int = 0  # images in this stage now: images build side by side
     figures: dict[str, int] = field(default_factory=dict)  # summed over images
 
 
@@ -59,6 +60,7 @@ class BuildLine:
     text: str
     kind: str  # out, step, error, loader, note, ok, fail
     seq: int  # position in the cycle's transcript since it began (survives trimming)
+    image: str = ""  # whose builder or loader wrote it: images build side by side
 
 
 @dataclass
@@ -81,16 +83,17 @@ class CycleRecord:
     failed_step_seq: int | None = None
     lines: deque[BuildLine] = field(default_factory=lambda: deque(maxlen=MAX_BUILD_LINES))
     line_total: int = 0
-    _steps: dict[str, BuildLine] = field(default_factory=dict, repr=False)
-    _last_step: BuildLine | None = field(default=None, repr=False)
+    # Per image: two images' BuildKit outputs both number their steps from #1.
+    _steps: dict[tuple[str, str], BuildLine] = field(default_factory=dict, repr=False)
+    _last_step: dict[str, BuildLine] = field(default_factory=dict, repr=False)
 
-    def add_line(self, text: str, kind: str) -> BuildLine:
-        line = BuildLine(text, kind, self.line_total)
+    def add_line(self, text: str, kind: str, image: str = "") -> BuildLine:
+        line = BuildLine(text, kind, self.line_total, image)
         self.line_total += 1
         self.lines.append(line)
         return line
 
-    def add_build_output(self, text: str, stream: str) -> None:
+    def add_build_output(self, text: str, stream: str, image: str = "") -> None:
         buildkit = _BUILDKIT_STEP.match(text)
         if stream == "error":
             kind = "error"
@@ -100,17 +103,17 @@ class CycleRecord:
             kind = "step"
         else:
             kind = "out"
-        line = self.add_line(text, kind)
+        line = self.add_line(text, kind, image)
         if buildkit:
-            self._steps[buildkit.group(1)] = line
+            self._steps[image, buildkit.group(1)] = line
         elif kind == "step":
-            self._last_step = line
+            self._last_step[image] = line
         if kind == "error" and not self.failed_step:
-            self._note_failed_step(text)
+            self._note_failed_step(text, image)
 
-    def _note_failed_step(self, error_text: str) -> None:
+    def _note_failed_step(self, error_text: str, image: str) -> None:
         failed = _BUILDKIT_ERROR.match(error_text)
-        step = self._steps.get(failed.group(1)) if failed else self._last_step
+        step = self._steps.get((image, failed.group(1))) if failed else self._last_step.get(image)
         if step is not None:
             self.failed_step = _BUILDKIT_STEP.sub(r"\2", step.text)
             self.failed_step_seq = step.seq
@@ -246,6 +249,7 @@ class SessionState:
     def _on_stage_started(self, event: ev.StageStarted) -> None:
         record = self._record(event.cycle)
         stage = record.stages.setdefault(event.stage, StageRecord())
+        stage.running += 1
         if stage.status != "failed":
             stage.status = "running"
 
@@ -256,16 +260,21 @@ class SessionState:
         stage.did_work |= event.ok and not event.skipped
         for name, count in event.figures.items():
             stage.figures[name] = stage.figures.get(name, 0) + count
+        stage.running = max(0, stage.running - 1)
         if not event.ok:
             stage.status = "failed"
-        elif stage.status != "failed":
+        elif stage.status == "failed":
+            pass
+        elif stage.running:
+            stage.status = "running"  # another image is still in this stage
+        else:
             stage.status = "done" if stage.did_work else "skipped"
         if event.stage != "hash":
             line_kind = _STAGE_LINE_KIND[stage_outcome(event)]
             record.add_line(stage_words(event, decimals=2), line_kind)
 
     def _on_build_output(self, event: ev.BuildOutput) -> None:
-        self._record(event.cycle).add_build_output(event.line, event.stream)
+        self._record(event.cycle).add_build_output(event.line, event.stream, event.image)
 
     def _on_image_ready(self, event: ev.ImageReady) -> None:
         self.tags[event.image] = event.tag

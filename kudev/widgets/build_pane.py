@@ -117,7 +117,10 @@ class BuildPane(Vertical, can_focus=False):
     def _line(self, line: BuildLine, record: CycleRecord) -> Line:
         kind = "failed-step" if line.seq == record.failed_step_seq else line.kind
         style = None if kind == "out" else self._style(kind)
-        return Line(clean_text(line.text), style, key=line.seq)
+        text = clean_text(line.text)
+        if line.image and len(self._state.images) > 1:
+            text = f"{line.image} │ {text}"  # two images' lines interleave as they build
+        return Line(text, style, key=line.seq)
 
     def _style(self, kind: str) -> Style:
         return self.get_component_rich_style(f"build--{kind}", partial=True)

@@ -241,3 +241,24 @@ def test_pod_health():
 def test_formats():
     assert [format_seconds(s) for s in (0.012, 12.34, 125)] == ["0.01s", "12.3s", "2m05s"]
     assert [format_age(s) for s in (5, 300, 7200, 200_000, -3)] == ["5s", "5m", "2h", "2d", "0s"]
+
+
+def test_interleaved_builds_of_two_images_keep_the_stage_running_and_their_own_steps():
+    state = fold(
+        [
+            ev.SessionStarted(project="p", root="/p", images=("api", "web")),
+            ev.CycleStarted(cycle=1, reason="initial"),
+            ev.StageStarted(cycle=1, stage="build", image="api"),
+            ev.StageStarted(cycle=1, stage="build", image="web"),
+            ev.BuildOutput(cycle=1, image="api", line="#6 [2/2] COPY . /app"),
+            ev.BuildOutput(cycle=1, image="web", line="#6 [2/3] RUN make"),
+            ev.StageFinished(cycle=1, stage="build", image="web", seconds=1.0, skipped=True),
+        ]
+    )
+    record = state.current
+    assert record is not None and record.stages["build"].status == "running"  # api still is
+    state.apply(ev.BuildOutput(cycle=1, image="api", line="#6 ERROR: no file", stream="error"))
+    assert record.failed_step == "[2/2] COPY . /app"  # api's step 6, not web's
+    assert [line.image for line in record.lines if line.kind != "note"] == ["api", "web", "api"]
+    state.apply(ev.StageFinished(cycle=1, stage="build", image="api", seconds=2.0, ok=False))
+    assert record.stages["build"].status == "failed"

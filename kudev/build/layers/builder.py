@@ -14,11 +14,17 @@ import io
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kudev.build.builder import BuildCancelled, BuildResult, LineSink, PreparedBuild
+from kudev.build.builder import (
+    BuildCancelled,
+    BuildResult,
+    LineSink,
+    PreparedBuild,
+    refuse_bases,
+)
 from kudev.build.image_store import LoadLineSink, file_chunks
 from kudev.build.layers.archive import write_archive
 from kudev.build.layers.assemble import Assembled, assemble
@@ -78,7 +84,10 @@ class LayersBuilder:
         """The plan, or LayersRefused naming the line this builder cannot do."""
         return plan_for(context.dockerfile, dict(context.build_args), context.target)
 
-    def prepare(self, context: BuildContext, ref: str) -> PreparedBuild:
+    def prepare(
+        self, context: BuildContext, ref: str, bases: Mapping[str, str] | None = None
+    ) -> PreparedBuild:
+        refuse_bases("the layer builder", bases)
         plan = self.check(context)
         base = self._base(plan.base)
         tree = copy.deepcopy(base_tree(base, self.cache))

@@ -11,21 +11,18 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from kudev.build.builder import BuildCancelled, BuildResult, PreparedBuild
-from kudev.build.context_tar import write_context_tar
+from kudev.build.context_tar import spooled_context_tar
 from kudev.build.docker_client import unavailable
 from kudev.errors import BuildFailed, KudevError
 from kudev.sources.context import BuildContext
 
 if TYPE_CHECKING:
     import docker
-
-_SPOOL_BYTES = 64 * 1024 * 1024
 
 
 def image_exists(client: docker.DockerClient, ref: str) -> bool:
@@ -74,14 +71,7 @@ class ImageBuilder:
         labels: dict[str, str] | None = None,
     ) -> PreparedBuild:
         """Write the context tar now, so the context may change while the build runs."""
-        # Not a `with`: the open tar travels in PreparedBuild to the build thread.
-        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
-        try:
-            dockerfile = write_context_tar(ctx, body, _rewritten(ctx, bases))
-        except BaseException:
-            body.close()
-            raise
-        body.seek(0)
+        body, dockerfile = spooled_context_tar(ctx, _rewritten(ctx, bases))
         params = {
             "t": ref,
             "dockerfile": dockerfile,

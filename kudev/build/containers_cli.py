@@ -18,14 +18,13 @@ from pathlib import Path
 from kudev.build.builder import BuildResult, LineSink, PreparedBuild, refuse_bases
 from kudev.build.buildkit import build_flags
 from kudev.build.cli_process import CliProcess
-from kudev.build.context_tar import write_context_tar
+from kudev.build.context_tar import spooled_context_tar
 from kudev.build.image_store import LoadLineSink, file_chunks
 from kudev.errors import BuildFailed, KudevError
 from kudev.image_ref import parse_ref
 from kudev.sources.context import BuildContext
 from kudev.tool_run import run_streaming
 
-_SPOOL_BYTES = 64 * 1024 * 1024
 _STEP = re.compile(r"^STEP \d+/\d+: (.*)$")
 QUERY_TIMEOUT_S = 30
 
@@ -65,14 +64,7 @@ class ContainersCliBuilder:
         self, context: BuildContext, ref: str, bases: Mapping[str, str] | None = None
     ) -> PreparedBuild:
         refuse_bases(self.tool, bases)
-        # Not a `with`: the open tar travels in PreparedBuild to the build thread.
-        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
-        try:
-            dockerfile = write_context_tar(context, body)
-        except BaseException:
-            body.close()
-            raise
-        body.seek(0)
+        body, dockerfile = spooled_context_tar(context)
         params = {
             "dockerfile": dockerfile,
             "target": context.target or None,

@@ -9,12 +9,33 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import tempfile
 from typing import IO, Any
 
 from kudev.build.builder import ContextChanged
 from kudev.sources.context import BuildContext
 
 OUTSIDE_DOCKERFILE = ".kudev.Dockerfile"
+# A context tar stays in memory up to this size, then spills to a temporary file.
+SPOOL_BYTES = 64 * 1024 * 1024
+
+
+def spooled_context_tar(
+    ctx: BuildContext, dockerfile: bytes | None = None
+) -> tuple[IO[bytes], str]:
+    """The context tar, rewound, and the Dockerfile's name in it; the caller closes it.
+
+    Written now, on the engine thread, so the context may change while the build runs.
+    """
+    # Not a `with`: the open tar travels in PreparedBuild to the build thread.
+    body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+    try:
+        name = write_context_tar(ctx, body, dockerfile)
+    except BaseException:
+        body.close()
+        raise
+    body.seek(0)
+    return body, name
 
 
 def write_context_tar(ctx: BuildContext, out: IO[bytes], dockerfile: bytes | None = None) -> str:

@@ -169,8 +169,11 @@ class KudevApp(App[None]):
     def action_help(self) -> None:
         from kudev.screens.help import HelpScreen
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        if isinstance(self.screen, HelpScreen):
+            return
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(), "help")
+        self.push_screen("help")
 
     async def action_quit(self) -> None:
         """Stop the engine, wait for its thread (bounded), then exit."""

@@ -3,6 +3,9 @@
 The engine's threads only append to the `EventFeed` and post one `FeedPending`; this screen takes
 the whole batch at most `FLUSH_HZ` times a second, folds it into the `SessionState` and lets each
 widget catch up. Nothing arrives, nothing runs: there is no timer while the feed is empty.
+While another screen covers it (help, history, a pod), the state is still folded at that pace
+but the widgets wait: a redraw behind a screen makes that screen re-render, and under a log
+flood that is what the keys would wait for. They catch up when the dashboard is back on top.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class DashboardScreen(Screen[None]):
         self._flush_timer: Timer | None = None
         self._last_flush = 0.0
         self._composed = False  # events may arrive before the widgets exist: they wait
+        self._covered = False  # another screen is on top: widgets catch up when it goes
+        self._redraw_due = False
         self._zoomed = ""
 
     def compose(self) -> ComposeResult:
@@ -99,6 +104,19 @@ class DashboardScreen(Screen[None]):
         self.flush()  # what arrived meanwhile (and re-arms the feed's wake-up)
         self._redraw()
         self.query_one(LogPane).view.focus()
+
+    def on_screen_suspend(self) -> None:
+        self._covered = True
+        if self._composed:
+            self.logs.hold()
+
+    def on_screen_resume(self) -> None:
+        self._covered = False
+        if not self._composed:
+            return
+        self.logs.release()
+        if self._redraw_due:
+            self._redraw()
 
     def on_resize(self) -> None:
         self.query_one("#panes").set_class(self.size.width < NARROW_BELOW, "-narrow")
@@ -144,6 +162,9 @@ class DashboardScreen(Screen[None]):
             self._redraw()
 
     def _redraw(self) -> None:
+        self._redraw_due = self._covered
+        if self._covered:
+            return
         state = self.state
         self.query_one(StatusHeader).show(state)
         self.query_one(ErrorBanner).show(state.error, state.errors_since_ok)

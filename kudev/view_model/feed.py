@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 from kudev import events as ev
 
-# Per flush: at 15 flushes a second that is 60k lines/s before any is skipped, and a UI that falls
-# behind never has more than this to catch up on.
-MAX_PENDING_LOGS = 4_000
+# The logs pane keeps this many lines; the feed holds no more between two takes, since a
+# newer batch that size would push every older line out of the pane anyway. At 15 takes a
+# second a 20k-lines/s flood skips nothing unless the UI stalls for half a second.
+MAX_LOG_LINES = 10_000
+MAX_PENDING_LOGS = MAX_LOG_LINES
 MAX_PENDING_EVENTS = 20_000
 
 

@@ -148,7 +148,16 @@ class LineView(ScrollView, can_focus=True):
 
     # -- changing -----------------------------------------------------------------------------
 
-    def append(self, lines: Sequence[Line]) -> None:
+    def append(self, lines: Sequence[Line], passed: int = 0) -> None:
+        """Add lines at the end. `passed`: lines that came before these and went by unseen,
+        which a full view's worth of newer lines would have pushed out anyway; counted, never
+        shown."""
+        if passed and len(lines) < self.max_lines:
+            raise ValueError("only a full view's worth of lines can pass others over")
+        if passed:
+            self.received += passed
+            if not self._follow and self._needle is None:
+                self.unseen += passed
         if not lines:
             return
         self.received += len(lines)

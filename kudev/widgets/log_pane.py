@@ -2,11 +2,13 @@
 
 Follow/pause (`f`, or scroll up; `End`/`G` follows again), filter as you type (`/`), wrap (`w`),
 clear (`c`). Bounded: the oldest lines go first, and lines the UI could not take in time under a
-flood are counted, not queued.
+flood are counted and said ("N skipped under load"), not queued. While another screen covers the
+dashboard the pane holds its lines (`hold`/`release`) instead of redrawing behind it.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 from rich.style import Style
@@ -17,9 +19,9 @@ from textual.containers import Vertical
 from textual.widgets import Input
 
 from kudev import events as ev
+from kudev.view_model.feed import MAX_LOG_LINES
 from kudev.widgets.lines import MAX_LINE_CHARS, Line, LineView, clean_text
 
-MAX_LOG_LINES = 10_000
 POD_COLOURS = 8  # logs--pod-0 … logs--pod-7 in the stylesheet
 
 
@@ -41,6 +43,8 @@ class LogPane(Vertical):
         self._colours: dict[str, int] = {}
         self._styles: dict[int, Style] = {}
         self.dropped = 0
+        self._held: deque[ev.LogLine] | None = None  # while covered: the newest lines, bounded
+        self._passed = 0  # held lines the bound let go: newer ones would push them out anyway
 
     def compose(self) -> ComposeResult:
         yield LineView(MAX_LOG_LINES, placeholder="no log lines yet", id="log-lines")
@@ -56,6 +60,28 @@ class LogPane(Vertical):
 
     def append(self, logs: Sequence[ev.LogLine], dropped: int = 0) -> None:
         self.dropped += dropped
+        held = self._held
+        if held is not None:
+            self._passed += max(0, len(held) + len(logs) - MAX_LOG_LINES)
+            held.extend(logs)
+            return
+        self._show(logs)
+
+    def hold(self) -> None:
+        """Keep lines instead of drawing them: a screen covers the dashboard, and every redraw
+        behind it makes that screen re-render (a modal re-tints the whole dashboard)."""
+        if self._held is None:
+            self._held = deque(maxlen=MAX_LOG_LINES)
+
+    def release(self) -> None:
+        """Show what arrived while held, in one batch."""
+        held, passed = self._held, self._passed
+        self._held, self._passed = None, 0
+        if held is None:
+            return
+        self._show(list(held), passed)
+
+    def _show(self, logs: Sequence[ev.LogLine], passed: int = 0) -> None:
         styles: dict[str, Style] = {}
         lines = []
         for log in logs:  # the hot loop under a flood: no call it can do without
@@ -66,7 +92,7 @@ class LogPane(Vertical):
             if len(text) > MAX_LINE_CHARS or not text.isprintable():
                 text = clean_text(text)
             lines.append(Line(text, None, log.pod, style))
-        self.view.append(lines)
+        self.view.append(lines, passed)
         self._update_labels()
 
     def colour_index(self, pod: str) -> int:
@@ -89,7 +115,9 @@ class LogPane(Vertical):
 
     def clear(self) -> None:
         self.view.clear()
-        self.dropped = 0
+        if self._held is not None:
+            self._held.clear()
+        self.dropped = self._passed = 0
         self._update_labels()
 
     def toggle_follow(self) -> None:

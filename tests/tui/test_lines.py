@@ -33,6 +33,19 @@ async def test_keeps_only_the_newest_lines():
         assert view.rows_text() == ["8", "9", "10", "11", "12"]
 
 
+async def test_lines_passed_over_are_counted_as_received_and_new_but_never_shown():
+    view = LineView(5)
+    async with ViewApp(view).run_test(size=(40, 10)) as pilot:
+        view.append(lines("a", "b"))
+        view.set_follow(False)
+        view.append(lines(*(str(i) for i in range(3, 8))), passed=1)  # "2" went by unseen
+        await pilot.pause()
+        assert view.rows_text() == ["3", "4", "5", "6", "7"]
+        assert (view.received, view.unseen) == (8, 6)
+        with pytest.raises(ValueError):
+            view.append(lines("9"), passed=1)  # one newer line cannot have pushed "8" out
+
+
 async def test_not_following_keeps_the_same_lines_in_view_while_old_ones_drop():
     view = LineView(50)
     async with ViewApp(view).run_test(size=(40, 10)) as pilot:

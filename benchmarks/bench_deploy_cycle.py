@@ -34,6 +34,7 @@ from typing import Any
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hello"
 TILT_CACHE = Path.home() / ".cache" / "kudev-peers" / "tilt-v0.37.7" / "tilt"
+RIG_REGISTRY = "localhost:5000"  # the rig's KEP-1755 registry
 SETTLE_BETWEEN_RUNS_S = 3.5  # kudev's settle window after ready, so runs do not overlap
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -174,7 +175,15 @@ class KudevEvents:
         self.proc.wait(timeout=30)
 
 
-def copy_example(work: Path, name: str, namespace: str) -> Path:
+def base_in_registry() -> None:
+    """The layer builder takes its base from a registry: the rig's, as a Docker Hub mirror."""
+    subprocess.run(["bash", str(EXAMPLE.parent.parent / "scripts" / "busybox-image")], check=True)
+    mirrored = f"{RIG_REGISTRY}/busybox:1.36"
+    subprocess.run(["docker", "tag", "busybox:1.36", mirrored], check=True)
+    subprocess.run(["docker", "push", "-q", mirrored], check=True, capture_output=True)
+
+
+def copy_example(work: Path, name: str, namespace: str, extra_spec: str = "") -> Path:
     root = work / name
     shutil.copytree(EXAMPLE, root)
     (root / "deploy.yaml").write_text(DEPLOYMENT.format(name=name))
@@ -182,7 +191,7 @@ def copy_example(work: Path, name: str, namespace: str) -> Path:
     (root / ".kudev.yaml").write_text(
         "apiVersion: kudev.io/v1alpha1\nkind: DeploymentConfig\n"
         f"metadata: {{name: {name}}}\nspec:\n  imageName: {name}\n  namespace: {namespace}\n"
-        "  createNamespace: true\n  manifests: [deploy.yaml]\n"
+        "  createNamespace: true\n  manifests: [deploy.yaml]\n" + extra_spec
     )
     with (root / ".dockerignore").open("a") as ignore:
         ignore.write("Tiltfile\ndeploy.yaml\n")
@@ -249,6 +258,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--tilt", default=str(TILT_CACHE))
     parser.add_argument("--no-tilt", action="store_true")
+    parser.add_argument(
+        "--layers",
+        action="store_true",
+        help="kudev with `builder: layers`, its base pushed to the rig's registry first",
+    )
     args = parser.parse_args()
     from kubernetes import config as kube_config
 
@@ -256,7 +270,11 @@ def main() -> None:
     tilt = None if args.no_tilt or not Path(args.tilt).is_file() else args.tilt
     work = Path(tempfile.mkdtemp(prefix="kudev-bench-"))
     env = {**os.environ, "PYTHONPATH": str(EXAMPLE.parent.parent)}
-    kudev_root = copy_example(work, "hello-kudev", "kudev-bench-kudev")
+    extra = ""
+    if args.layers:
+        base_in_registry()
+        extra = f"  builder: layers\n  baseRegistry: {RIG_REGISTRY}\n"
+    kudev_root = copy_example(work, "hello-kudev", "kudev-bench-kudev", extra)
     kudev_clock = RolloutClock(api_client, "kudev-bench-kudev", "hello-kudev")
     kudev_clock.start()
     kudev = KudevEvents(kudev_root, env)
@@ -300,7 +318,8 @@ def main() -> None:
                 ["kubectl", "delete", "namespace", namespace, "--wait=false"], capture_output=True
             )
         shutil.rmtree(work, ignore_errors=True)
-    report("kudev (examples/hello, save → each point)", kudev_rows)
+    builder = "builder: layers" if args.layers else "builder: auto (BuildKit)"
+    report(f"kudev, {builder} (examples/hello, save → each point)", kudev_rows)
     if tilt_rows:
         report("Tilt v0.37.7, same Deployment, same registry", tilt_rows)
         ours = statistics.median(r["save → rolled out"] for r in kudev_rows)

@@ -52,6 +52,16 @@ class SessionStarted(Event):
 
 
 @dataclass(frozen=True)
+class ContextScan(Event):
+    """A whole build context is walked and hashed: at the start, before `session_started`, and
+    after a config reload. A context of gigabytes takes seconds, and this says why."""
+
+    kind: ClassVar[str] = "context_scan"
+    image: str
+    root: str
+
+
+@dataclass(frozen=True)
 class CycleStarted(Event):
     """A build/deploy cycle begins; `changed` lists the paths that triggered it."""
 

@@ -28,6 +28,8 @@ def format_event(event: ev.Event) -> str | None:
     """One readable line (or a few) for an event; None for events not worth a line."""
     if isinstance(event, ev.SessionStarted):
         return f"kudev: {event.project} in {event.root} (images: {', '.join(event.images)})"
+    if isinstance(event, ev.ContextScan):
+        return f"hashing the build context of {event.image} ({event.root})"
     if isinstance(event, ev.CycleStarted):
         kind = cycle_mode_words(event.mode, event.full_reason)
         kind = f" — {kind}" if kind else ""

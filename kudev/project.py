@@ -11,6 +11,7 @@ from kudev.config import CONFIG_NAMES, Config, ImageSpec
 from kudev.errors import ConfigError
 from kudev.sources.context import BuildContext
 from kudev.sources.digest_cache import default_cache_dir
+from kudev.sources.readers import StopFlag
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ class Project:
 
 
 def build_context(
-    image: ImageSpec, cache_dir: Path | None, left_out: Iterable[Path] = ()
+    image: ImageSpec,
+    cache_dir: Path | None,
+    left_out: Iterable[Path] = (),
+    stop: StopFlag | None = None,
 ) -> BuildContext:
     return BuildContext(
         image.context,
@@ -44,6 +48,7 @@ def build_context(
         target=image.target,
         cache_dir=cache_dir,
         left_out=left_out,
+        stop=stop,
     )
 
 

@@ -164,7 +164,9 @@ def test_restart_reads_only_changed_files(tmp_path, monkeypatch):
     import kudev.sources.readers as readers_module
 
     real = readers_module.file_digest
-    monkeypatch.setattr(readers_module, "file_digest", lambda p: reads.append(p) or real(p))
+    monkeypatch.setattr(
+        readers_module, "file_digest", lambda p, stop=None: reads.append(p) or real(p, stop)
+    )
     second = BuildContext(root, root / "Dockerfile", cache_dir=cache)
     second.scan()
     assert sorted(Path(p).name for p in reads) == ["Dockerfile", "f3.txt"]

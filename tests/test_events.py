@@ -11,6 +11,7 @@ from kudev.view_model.state import SessionState
 
 # One event of each type kudev.events defines, in the order of a cycle.
 SAMPLES = (
+    ev.ContextScan(image="a", root="/r"),
     ev.SessionStarted(project="p", root="/r", images=("a",)),
     ev.CycleStarted(cycle=1, reason="initial"),
     ev.StageStarted(cycle=1, stage="build"),

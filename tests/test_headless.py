@@ -169,3 +169,9 @@ def test_json_lines_carry_every_event():
     lines = out.getvalue().splitlines()
     assert len(lines) == len(full_cycle())
     assert lines[4].startswith('{"type":"stage_finished","ts":')
+
+
+def test_the_initial_scan_says_which_context_it_hashes():
+    # A context of gigabytes hashes for seconds before the session starts: the line says why.
+    scan = ev.ContextScan(image="hello", root=ROOT)
+    assert printed([scan]) == [f"hashing the build context of hello ({ROOT})"]

@@ -39,6 +39,7 @@ from kudev.errors import KudevError
 from kudev.own_output import inside
 from kudev.project import Project, build_context
 from kudev.session import SessionOptions
+from kudev.sources.readers import HashStopped
 from kudev.sources.watch import ChangeSource
 from kudev.wording import own_output_words
 
@@ -129,6 +130,8 @@ class Engine:
                 else:
                     self._wait(action.timeout)
                 self._drain_quietly()
+        except HashStopped:  # a stop mid-hash: the digests read so far are kept, no more
+            return self.last_ok
         finally:
             self._shutdown()
 
@@ -136,7 +139,7 @@ class Engine:
         self._images = self._image_states(self.project)
         started = time.monotonic()
         for state in self._images:
-            state.context.scan()
+            self._scan(state)
             state.context.cache.save()
         self._pending.hash_seconds = time.monotonic() - started
         config = self.project.config
@@ -249,7 +252,7 @@ class Engine:
         self.project = replace(self.project, config=config)
         self._images = self._image_states(self.project)
         for state in self._images:
-            state.context.scan()
+            self._scan(state)
         self.connections.drop_cluster()
         self._pending.config_changed = True
         self.emit(ev.Notice(message=f"reloaded {config.path.name}"))
@@ -257,9 +260,13 @@ class Engine:
 
     def _image_states(self, project: Project) -> list[ImageState]:
         return [
-            ImageState(spec, build_context(spec, project.cache_dir, project.own_output))
+            ImageState(spec, build_context(spec, project.cache_dir, project.own_output, self._stop))
             for spec in project.config.images
         ]
+
+    def _scan(self, state: ImageState) -> None:
+        self.emit(ev.ContextScan(image=state.spec.name, root=str(state.context.root)))
+        state.context.scan()
 
     def _watch_plan(self) -> WatchPlan:
         return WatchPlan(self.project, tuple(self._images))

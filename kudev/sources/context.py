@@ -45,8 +45,11 @@ class BuildContext:
         target: str = "",
         cache_dir: Path | None = None,
         left_out: Iterable[Path] = (),
+        stop: readers.StopFlag | None = None,
     ) -> None:
         self.root = root.resolve()
+        # Set by the session's stop: reading ends with readers.HashStopped, whatever is left.
+        self.stop = stop
         # Exact files kept out whatever the patterns say (kudev's own log: kudev/own_output.py).
         self.left_out = frozenset(
             rel for rel in (self.relative(p) for p in left_out) if rel is not None
@@ -92,7 +95,7 @@ class BuildContext:
         # the (parallel) readers stat, so the walk and the hashing overlap.
         cold = not self.cache.entries
         live: set[str] = set()
-        with readers.EntryReader() as reader:
+        with readers.EntryReader(self.stop) as reader:
             for cand in self._walk(str(self.root), "", MatchInfo(), stat_files=not cold):
                 live.add(cand.rel)
                 self._take(cand, reader)
@@ -146,7 +149,7 @@ class BuildContext:
 
     def _hash_candidates(self, candidates: Iterable[readers.Candidate]) -> bool:
         changed = False
-        with readers.EntryReader() as reader:
+        with readers.EntryReader(self.stop) as reader:
             for cand in candidates:
                 changed |= self._take(cand, reader)
             for cand, entry in reader.results():

@@ -1,6 +1,8 @@
 """Reading context files into `FileEntry`s: content or link-target digests, stat included.
 
-A cold scan of a large context reads in worker processes while the walk goes on.
+A cold scan of a large context reads in worker processes while the walk goes on. A stop
+(Ctrl-C, SIGTERM) ends a read within one buffer of the file being read, in-process and in the
+workers alike: a context of gigabytes would otherwise hold the session for as long as it reads.
 """
 
 from __future__ import annotations
@@ -9,16 +11,38 @@ import hashlib
 import multiprocessing
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from kudev.sources.tree import FileEntry, is_executable
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as ProcessEvent
 
 # Below this many unread files, hashing runs in-process: worker processes cost ~0.1 s to
 # start, and threads lose to the GIL on small files (measured: 2 threads 1.7x slower).
 PARALLEL_MIN_FILES = 4000
 _CHUNK = 500
+# Bytes read between two looks at the stop flag: hashing runs at ~1 GB/s, so a stop waits ~1 ms.
+READ_BUFFER = 1 << 20
+# How often the engine thread, waiting for a worker's chunk, looks at the stop flag.
+_STOP_POLL_S = 0.1
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class HashStopped(Exception):
+    """A stop was requested while files were being read: what was read so far is kept."""
+
+
+# The pool's stop flag, in each worker process (set by the initializer).
+_worker_stop: StopFlag | None = None
 
 
 @dataclass(frozen=True)
@@ -35,27 +59,46 @@ class EntryReader:
     hashing overlap. Results come back in the order the candidates were added.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stop: StopFlag | None = None) -> None:
         self.workers = min(os.cpu_count() or 1, 4)
+        self.stop = stop or threading.Event()
         self.pending: list[Candidate] = []
         self.futures: list[tuple[list[Candidate], Future[list[FileEntry | None]]]] = []
         self.pool: ProcessPoolExecutor | None = None
+        self._pool_stop: ProcessEvent | None = None  # `stop`, as the workers can see it
 
     def __enter__(self) -> EntryReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        if self.pool is None:
+            return
+        if exc[0] is not None and self._pool_stop is not None:
+            self._pool_stop.set()  # the workers' chunks end now, not after their last file
+        self.pool.shutdown(cancel_futures=True)
 
     def add(self, cand: Candidate) -> None:
+        self._check_stop()  # per file: a walk over millions of files is long too
         self.pending.append(cand)
         if self.pool is None and len(self.pending) >= PARALLEL_MIN_FILES and self.workers > 1:
-            # spawn, not fork: the engine has threads, and fork() would copy their locks.
-            spawn = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=spawn)
+            self._start_pool()
         if self.pool is not None and len(self.pending) >= _CHUNK:
             self._submit()
+
+    def _start_pool(self) -> None:
+        # spawn, not fork: the engine has threads, and fork() would copy their locks.
+        spawn = multiprocessing.get_context("spawn")
+        self._pool_stop = pool_stop = spawn.Event()
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=spawn,
+            initializer=_init_worker,
+            initargs=(pool_stop,),
+        )
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise HashStopped("stopped while hashing the build context")
 
     def _submit(self) -> None:
         assert self.pool is not None
@@ -68,16 +111,31 @@ class EntryReader:
         if self.pool is not None and self.pending:
             self._submit()
         for chunk, future in self.futures:
-            yield from zip(chunk, future.result(), strict=True)
+            yield from zip(chunk, self._wait(future), strict=True)
         for cand in self.pending:
-            yield cand, _read_entry(cand)
+            yield cand, _read_entry(cand, self.stop)
+
+    def _wait(self, future: Future[list[FileEntry | None]]) -> list[FileEntry | None]:
+        """A worker's chunk, or HashStopped as soon as a stop is requested."""
+        while True:
+            self._check_stop()
+            try:
+                return future.result(timeout=_STOP_POLL_S)
+            except FutureTimeout:
+                continue
+
+
+def _init_worker(stop: StopFlag) -> None:
+    global _worker_stop
+    _worker_stop = stop
 
 
 def _read_chunk(cands: list[Candidate]) -> list[FileEntry | None]:
-    return [_read_entry(c) for c in cands]
+    stop = _worker_stop
+    return [_read_entry(c, stop) for c in cands]
 
 
-def _read_entry(cand: Candidate) -> FileEntry | None:
+def _read_entry(cand: Candidate, stop: StopFlag | None = None) -> FileEntry | None:
     try:
         st = cand.st or os.lstat(cand.path)
     except (FileNotFoundError, NotADirectoryError):
@@ -86,7 +144,7 @@ def _read_entry(cand: Candidate) -> FileEntry | None:
         if stat.S_ISLNK(st.st_mode):
             digest, kind = link_digest(cand.path), "l"
         else:
-            digest, kind = file_digest(cand.path), "f"
+            digest, kind = file_digest(cand.path, stop), "f"
     except (FileNotFoundError, NotADirectoryError):
         return None
     except PermissionError:
@@ -95,9 +153,17 @@ def _read_entry(cand: Candidate) -> FileEntry | None:
     return FileEntry(kind, is_executable(st), digest, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def file_digest(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").digest()
+def file_digest(path: str, stop: StopFlag | None = None) -> bytes:
+    """The file's SHA-256; HashStopped within READ_BUFFER bytes of `stop` being set."""
+    digest = hashlib.sha256()
+    buffer = bytearray(READ_BUFFER)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while size := f.readinto(buffer):
+            digest.update(view[:size])
+            if stop is not None and stop.is_set():
+                raise HashStopped(f"stopped while hashing {path}")
+    return digest.digest()
 
 
 def link_digest(path: str) -> bytes:

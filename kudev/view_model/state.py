@@ -356,6 +356,7 @@ def _ignored(_state: SessionState, _event: ev.Event) -> None:
 # Event type → what folding it in does. Every type in kudev.events has an entry, even when the
 # state has nothing to keep from it.
 EVENT_HANDLERS: dict[type[ev.Event], Callable[[SessionState, Any], None]] = {
+    ev.ContextScan: _ignored,  # the first cycle's hash stage counts the scan's seconds
     ev.SessionStarted: SessionState._on_session_started,
     ev.ClusterConnected: SessionState._on_cluster_connected,
     ev.WatchState: SessionState._on_watch_state,

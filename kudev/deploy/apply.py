@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,11 +165,18 @@ class Applier:
             tmeta["labels"] = tlabels
         return obj
 
-    def apply(self, objects: list[dict[str, Any]]) -> list[ObjectRef]:
+    def apply(
+        self, objects: list[dict[str, Any]], stopping: Callable[[], bool] = lambda: False
+    ) -> tuple[list[ObjectRef], bool]:
+        """(what was applied, whether all of it was): a stop ends it between two objects."""
         prepared = [self.labelled(o) for o in sorted(objects, key=_order)]
+        applied: list[ObjectRef] = []
         for obj in prepared:
+            if stopping():
+                return applied, False
             self._apply_one(obj)
-        return [ref_of(o) for o in prepared]
+            applied.append(ref_of(obj))
+        return applied, True
 
     def _apply_one(self, obj: dict[str, Any]) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -225,15 +232,23 @@ class Applier:
                 raise _api_error(err, f"deleting {ref}") from err
         return deleted
 
-    def deploy(self, objects: list[dict[str, Any]], create_namespace: bool) -> DeployResult:
-        """Apply `objects`, record them, and prune what the previous deploy had extra."""
+    def deploy(
+        self,
+        objects: list[dict[str, Any]],
+        create_namespace: bool,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> DeployResult:
+        """Apply `objects`, record them, and prune what the previous deploy had extra.
+        `stopping` ends the applies between two objects (kudev is stopping, hundreds to go)."""
         try:
-            return self._deploy(objects, create_namespace)
+            return self._deploy(objects, create_namespace, stopping)
         except BaseException:
             self._namespace_known, self._recorded = False, None
             raise
 
-    def _deploy(self, objects: list[dict[str, Any]], create_namespace: bool) -> DeployResult:
+    def _deploy(
+        self, objects: list[dict[str, Any]], create_namespace: bool, stopping: Callable[[], bool]
+    ) -> DeployResult:
         created = False
         if not self._namespace_known:
             created = self.ensure_namespace(create_namespace)
@@ -242,7 +257,15 @@ class Applier:
             listed, created_before = self.read_inventory()
             self._recorded = (tuple(sorted(set(listed))), created_before)
         previous, created_before = self._recorded
-        applied = self.apply(objects)
+        applied, complete = self.apply(objects, stopping)
+        if not complete:
+            # Stopped part-way: record what the cluster may now hold, old and new alike, so
+            # `kudev down` (or the next deploy's prune) still finds every object; prune nothing.
+            record = (tuple(sorted(set(previous) | set(applied))), created or created_before)
+            if record != self._recorded:
+                self.write_inventory(record[0], record[1])
+                self._recorded = record
+            return DeployResult(applied=applied, pruned=[], complete=False)
         record = (tuple(sorted(set(applied))), created or created_before)
         if record != self._recorded:
             self.write_inventory(applied, record[1])
@@ -274,6 +297,7 @@ def _pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
 class DeployResult:
     applied: list[ObjectRef]
     pruned: list[ObjectRef]
+    complete: bool = True  # False: a stop ended the applies part-way
 
 
 def _api_error(err: Any, doing: str) -> KudevError:

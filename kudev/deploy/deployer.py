@@ -54,6 +54,9 @@ class KubeDeployer:
         self._settle.stop()  # the previous cycle's pods are about to be replaced
         with Stage(self.emit, stages, cycle, "apply") as apply:
             applied = self._apply(refs)
+            if self._interrupted.is_set():
+                apply.fail()  # stopped part-way: the inventory lists what was applied
+                return False
             apply.done(f"{len(applied)} objects")
         if self.live:
             self._start_streams()
@@ -80,7 +83,9 @@ class KubeDeployer:
         self.sources = [str(p) for p in rendered.sources]
         for warning in rendered.replacements.warnings:
             self.emit(ev.Notice(warning, level="warning"))
-        result = self.applier.deploy(rendered.objects, self.config.create_namespace)
+        result = self.applier.deploy(
+            rendered.objects, self.config.create_namespace, self._interrupted.is_set
+        )
         if result.pruned:
             names = ", ".join(str(r) for r in result.pruned)
             self.emit(ev.Notice(f"pruned {names} (no longer in the manifests)"))
@@ -187,8 +192,11 @@ class KubeDeployer:
         return KubePodDetails(self.api_client, self.namespace).describe(pod)
 
     def interrupt(self) -> None:
-        """Stop waiting for the rollout now (from any thread); what was applied stays."""
+        """Stop applying and waiting for the rollout now, and a sync soon (from any thread,
+        without blocking); what was applied stays."""
         self._interrupted.set()
+        if self._syncer is not None:
+            self._syncer.interrupt()
 
     def stop(self, cleanup: bool = False) -> None:
         """Stop streams and forwards, joining their threads; delete what kudev applied only

@@ -301,7 +301,10 @@ class Engine:
         except BuildCancelled:
             cancelled = True
         except SyncFailed as err:
-            self._report(err, self._cycle)
+            # Streams closed for a stop are no failure to tell; a sync failed either way.
+            cancelled = self._stop.is_set()
+            if not cancelled:
+                self._report(err, self._cycle)
             # The containers may hold part of it: a full build puts everything right.
             self._pending.full_build = f"the last sync failed ({err.cause})"
         except KudevError as err:

@@ -65,6 +65,7 @@ class LiveSyncer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._cutoff: threading.Timer | None = None  # interrupt(): closes a sync's streams
 
     # -- what the deployer tells it ----------------------------------------------------------
 
@@ -114,9 +115,24 @@ class LiveSyncer:
         if self._thread is None:
             self._thread = start_thread("resync", self._resync_loop)
 
+    def interrupt(self) -> None:
+        """kudev is stopping (any thread, without blocking): no sync starts from now on, and
+        one in flight has STOP_GRACE_S to end before its streams are closed under it, so the
+        thread sending it (the engine's) is free to shut down."""
+        self._stop.set()
+        self._wake.set()
+        if self._cutoff is None and self._send_lock.locked():
+            self._cutoff = threading.Timer(STOP_GRACE_S, self._sender.close)
+            self._cutoff.name = "kudev-sync-cutoff"
+            self._cutoff.daemon = True
+            self._cutoff.start()
+
     def stop(self) -> bool:
         self._stop.set()
         self._wake.set()
+        if self._cutoff is not None:
+            self._cutoff.cancel()
+            self._cutoff.join()
         # Let a sync in flight finish (a file half-written is worse than a short wait).
         if self._send_lock.acquire(timeout=STOP_GRACE_S):
             self._send_lock.release()

@@ -179,3 +179,22 @@ def test_a_new_session_on_synced_pods_reuses_the_image_and_sends_the_initial_syn
     [(cycle, plan)] = second.deployer.syncs
     assert cycle == 1
     assert {f.rel for f in plan.files} == {"www/index.html", "www/new.html"}
+
+
+def test_a_sync_cut_short_by_a_stop_is_a_cancelled_cycle_not_an_error(tmp_path):
+    root = tmp_path / "hello"
+    fakes = Fakes()
+    engine = fakes.engine(hello(root))
+    with RunningEngine(engine):
+        assert fakes.log.cycle_finished(1).ok
+
+        def cut_by_the_stop(image, plan, cycle):  # the syncer's cutoff closed its streams
+            engine.stop()
+            raise SyncFailed("the receiver in hello-1/app broke (closed)", "")
+
+        fakes.deployer.sync = cut_by_the_stop  # type: ignore[method-assign]
+        edit(fakes, root, "www/index.html", "v2\n")
+        finished = fakes.log.cycle_finished(2)
+    assert finished.cancelled and not finished.ok
+    assert [e for e in fakes.log.of(ev.ErrorReported) if e.cycle == 2] == []
+    assert not [e for e in fakes.log.of(ev.CycleStarted) if e.cycle == 3], "it went on"

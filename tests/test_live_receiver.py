@@ -171,3 +171,56 @@ def test_ctrl_c_during_a_sync_reports_no_file_as_synced(monkeypatch, tmp_path: P
     assert syncer.stop()
     worker.join(5)
     assert outcome and syncer.states["hello"].count == 0
+
+
+def test_an_interrupt_mid_sync_returns_at_once_and_cuts_the_sync_after_its_grace(
+    monkeypatch, tmp_path: Path
+):
+    """interrupt() (a signal, the dashboard's q) never blocks its caller; the engine thread,
+    busy sending, gets its streams closed once the grace has passed, and records nothing."""
+    from kubernetes import client
+
+    from kudev.config.model import LiveUpdateSpec, SyncRule
+    from kudev.deploy.live.sender import ContainerSender
+    from kudev.deploy.live.sync import ImageLive, SyncFailed
+    from kudev.deploy.live.sync_job import Sync, SyncedFile
+
+    in_flight, closed = threading.Event(), threading.Event()
+
+    def send_all(self, *_args) -> int:  # type: ignore[no-untyped-def]
+        in_flight.set()
+        if not closed.wait(10):
+            raise AssertionError("interrupt() never closed the streams")
+        raise SyncFailed("the exec stream broke (closed by the cutoff)", "")
+
+    monkeypatch.setattr(ContainerSender, "send_all", send_all)
+    monkeypatch.setattr(ContainerSender, "close", lambda self: closed.set())
+    monkeypatch.setattr("kudev.deploy.live.sync.STOP_GRACE_S", 0.3)
+    ref = "localhost:5000/hello:kudev-1a2b3c4d"
+    syncer = LiveSyncer(client.ApiClient(), "default", lambda _e: None, lambda: None)
+    syncer.set_base(
+        ImageLive("hello", tmp_path, LiveUpdateSpec(sync=(SyncRule("www", "/www"),))), ref
+    )
+    syncer.on_pods({"hello-1": _Pod("hello-1", ref)})
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            syncer.sync("hello", Sync(files=(SyncedFile("www/a", "/www/a"),)), 2)
+        except SyncFailed as err:
+            outcome.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert in_flight.wait(5)
+    syncer.interrupt()
+    # Back before the streams were closed: it neither waited for the sync nor cut it at once.
+    assert not closed.is_set(), "interrupt() blocked, or gave the sync in flight no grace"
+    worker.join(5)
+    assert not worker.is_alive() and outcome, "the sync was not cut off"
+    assert syncer.states["hello"].count == 0, "a sync cut off was recorded"
+    with pytest.raises(SyncFailed, match="stopping"):
+        syncer.sync("hello", Sync(files=(SyncedFile("www/b", "/www/b"),)), 3)
+    assert syncer.stop()
+    left = [t.name for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+    assert left == []

@@ -271,7 +271,9 @@ def test_a_signal_mid_apply_stops_the_applies_and_records_what_was_applied(
     kudev.first_cycle_served()
     # Another set of ConfigMaps: a cycle whose build and load have nothing to do, whose apply
     # creates the new set before it would prune the old one.
-    (root / "manifests" / "configmaps.yaml").write_text(_configmaps(app_name, "b"))
+    staged = tmp_path / "configmaps.yaml"
+    staged.write_text(_configmaps(app_name, "b"))
+    staged.rename(root / "manifests" / "configmaps.yaml")  # one change, never a half-written file
     kudev.stage_started("apply", cycle=2)
     stopped = signal_and_wait(kudev, sig, settle_s=0.5)
     check_exit(stopped, sig, kudev, _port(root), "apply")

@@ -224,3 +224,42 @@ def test_an_interrupt_mid_sync_returns_at_once_and_cuts_the_sync_after_its_grace
     assert syncer.stop()
     left = [t.name for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
     assert left == []
+
+
+def test_cut_ends_a_large_write_that_close_would_wait_for():
+    """websocket-client's close() sends a close frame under the lock a large write holds;
+    exec.cut shuts the socket under the writer, so a stop need not wait for 100 MB to go."""
+    import socket
+    from types import SimpleNamespace
+
+    import websocket
+
+    from kudev.deploy.live.exec import cut
+
+    ours, peer = socket.socketpair()  # the peer never reads: the write blocks, as on a slow link
+    ws = websocket.WebSocket(enable_multithread=True)
+    ws.sock, ws.connected = ours, True
+    client = SimpleNamespace(sock=ws)  # what cut reads of the kubernetes WSClient
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            ws.send(b"x" * (100 << 20), websocket.ABNF.OPCODE_BINARY)
+        except Exception as err:  # noqa: BLE001 - whichever the socket raises
+            failed.append(err)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        writer.join(0.5)
+        assert writer.is_alive(), "the write did not block: the test holds nothing"
+        cut(client)
+        writer.join(5)
+        assert not writer.is_alive() and failed, "the write went on after the cut"
+        closer = threading.Thread(target=ws.close)
+        closer.start()
+        closer.join(5)
+        assert not closer.is_alive(), "close() still waited after the cut"
+    finally:
+        peer.close()
+        ours.close()

@@ -7,8 +7,10 @@ read from the error channel, where the API server reports it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import socket
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,6 +77,18 @@ def open_exec(
             "check that the pod still runs and that you may exec into it "
             "(`pods/exec` in your RBAC role)",
         ) from err
+
+
+def cut(ws: Any) -> None:
+    """Shut an exec websocket's connection down now, under a thread writing to it too: the
+    client's close() first sends a close frame, which waits for the lock that a large write
+    (a tar of hundreds of MB) holds until the last byte is out."""
+    raw = getattr(getattr(ws, "sock", None), "sock", None)  # WSClient → WebSocket → socket
+    if raw is None:
+        return
+    with contextlib.suppress(OSError):
+        # The plain socket's shutdown: ssl.SSLSocket's would drop its SSL object under the writer.
+        socket.socket.shutdown(raw, socket.SHUT_RDWR)
 
 
 def read_status(ws: Any) -> ExecResult:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kudev.deploy.live.exec import ExecRefused, ExecResult, open_exec, read_status
+from kudev.deploy.live.exec import ExecRefused, ExecResult, cut, open_exec, read_status
 from kudev.timing import clock
 
 RECEIVER = r"""
@@ -88,7 +88,10 @@ class Receiver:
                 raise ExecRefused(f"the receiver in {self.where} did not answer in time", "")
             self.ws.update(timeout=left)
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """`now`: cut the connection first, so a sync being written into it ends at once."""
         self.broken = True
+        if now:
+            cut(self.ws)
         with contextlib.suppress(Exception):
             self.ws.close()

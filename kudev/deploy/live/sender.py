@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kudev.deploy.live.exec import ExecRefused, ExecResult, exec_in, tar_of
+from kudev.deploy.live.exec import ExecRefused, ExecResult, cut, exec_in, tar_of
 from kudev.deploy.live.receiver import Receiver
 from kudev.deploy.live.sync_job import Sync
 from kudev.deploy.live.synced import RunningContainer
@@ -52,12 +52,13 @@ class ContainerSender:
             receiver.close()
 
     def close(self) -> None:
+        """For a stop: every stream is cut, a sync being written into one included."""
         self._closed = True
         self._close_streams()
         with self._open_lock:
             receivers, self._receivers = list(self._receivers.values()), {}
         for receiver in receivers:
-            receiver.close()
+            receiver.close(now=True)
 
     def send_all(
         self,
@@ -171,6 +172,7 @@ class ContainerSender:
         with self._open_lock:
             streams, self._open = list(self._open), set()
         for ws in streams:
+            cut(ws)
             with contextlib.suppress(Exception):  # a stream that may be gone already
                 ws.close()
 

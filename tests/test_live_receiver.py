@@ -82,6 +82,24 @@ def test_one_receiver_takes_many_tars_and_deletions(receiver: Receiver, tmp_path
     assert not receiver.broken
 
 
+def test_a_tar_of_several_frames_arrives_whole(receiver: Receiver, tmp_path: Path, monkeypatch):
+    from kudev.deploy.live import exec as exec_module
+
+    frames: list[int] = []
+    ws = receiver.ws
+    real_write = ws.write_stdin
+    monkeypatch.setattr(
+        ws, "write_stdin", lambda data: frames.append(len(data)) or real_write(data)
+    )
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(exec_module.STDIN_FRAME * 3 + 12345))
+    dest = tmp_path / "container" / "big.bin"
+    tar, _, _ = tar_of([(big, str(dest))])
+    assert receiver.extract(tar).ok
+    assert dest.read_bytes() == big.read_bytes()
+    assert len(frames) == 4 and max(frames) == exec_module.STDIN_FRAME
+
+
 def test_a_failed_extract_closes_the_receiver(receiver: Receiver, tmp_path: Path):
     result = receiver.extract(b"not a tar" * 100)
 

@@ -23,6 +23,10 @@ STDOUT, STDERR, STATUS = 1, 2, 3
 # What a shell says for a command it cannot find or run; the runtime's "executable file not
 # found" is reported the same way, so both mean "this image lacks the tool".
 MISSING_TOOL_CODES = (126, 127)
+# Stdin goes out in frames of this size: the client masks each frame in Python (~30 ms per MiB
+# here) before it sends a byte, so a sync of hundreds of MB in one frame could not be cut
+# short for seconds; in frames, a cut stream fails the next write.
+STDIN_FRAME = 1 << 20
 
 
 class ExecRefused(KudevError):
@@ -79,6 +83,13 @@ def open_exec(
         ) from err
 
 
+def write_stdin(ws: Any, data: bytes) -> None:
+    """`data` to the command's stdin, STDIN_FRAME bytes per websocket frame."""
+    view = memoryview(data)
+    for start in range(0, max(len(data), 1), STDIN_FRAME):
+        ws.write_stdin(bytes(view[start : start + STDIN_FRAME]))
+
+
 def cut(ws: Any) -> None:
     """Shut an exec websocket's connection down now, under a thread writing to it too: the
     client's close() first sends a close frame, which waits for the lock that a large write
@@ -115,7 +126,7 @@ def exec_in(
     on_open(ws)
     try:
         if stdin is not None:
-            ws.write_stdin(stdin)
+            write_stdin(ws, stdin)
             ws.close_channel(0)
         ws.run_forever(timeout=timeout_s)
         if ws.is_open():

@@ -15,7 +15,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kudev.deploy.live.exec import ExecRefused, ExecResult, cut, open_exec, read_status
+from kudev.deploy.live.exec import (
+    ExecRefused,
+    ExecResult,
+    cut,
+    open_exec,
+    read_status,
+    write_stdin,
+)
 from kudev.timing import clock
 
 RECEIVER = r"""
@@ -56,7 +63,7 @@ class Receiver:
 
     def _send(self, op: bytes, payload: bytes) -> ExecResult:
         try:
-            self.ws.write_stdin(op + b" %d\n" % len(payload) + payload)
+            write_stdin(self.ws, op + b" %d\n" % len(payload) + payload)
             result = self._reply()
         except ExecRefused:
             self.close()

@@ -99,8 +99,8 @@ class ContainerSender:
         result = receiver.remove(deletes) if deletes else ExecResult(0)
         if result.ok and tar is not None:
             result = receiver.extract(tar)
-        if result.ok or result.missing_tool:
-            return result
+        if result.ok or result.missing_tool or self._closed:
+            return result  # closed: cut for a stop, and another exec would be cut as well
         # The receiver may be what failed (killed, confused): one plain exec decides.
         return self._send_once(target, tar, deletes)
 

@@ -53,8 +53,8 @@ class KubeDeployer:
     def deploy(self, refs: dict[str, str], cycle: int, stages: dict[str, float]) -> bool:
         self._settle.stop()  # the previous cycle's pods are about to be replaced
         with Stage(self.emit, stages, cycle, "apply") as apply:
-            applied = self._apply(refs)
-            if self._interrupted.is_set():
+            applied, complete = self._apply(refs)
+            if not complete:
                 apply.fail()  # stopped part-way: the inventory lists what was applied
                 return False
             apply.done(f"{len(applied)} objects")
@@ -76,7 +76,7 @@ class KubeDeployer:
             ready.done("all workloads ready")
         return True
 
-    def _apply(self, refs: dict[str, str]) -> list[ObjectRef]:
+    def _apply(self, refs: dict[str, str]) -> tuple[list[ObjectRef], bool]:
         from kudev.deploy.manifests import render
 
         rendered = render(self.config, refs)
@@ -89,7 +89,7 @@ class KubeDeployer:
         if result.pruned:
             names = ", ".join(str(r) for r in result.pruned)
             self.emit(ev.Notice(f"pruned {names} (no longer in the manifests)"))
-        return result.applied
+        return result.applied, result.complete
 
     # -- live streams ----------------------------------------------------------------------------
 

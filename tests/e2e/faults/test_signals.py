@@ -341,8 +341,11 @@ def test_a_signal_mid_sync_closes_its_streams_and_records_nothing(
 
 def _running_pods(core_v1, namespace: str, name: str) -> dict[str, tuple[str, int]]:
     """Running pods of the app: name -> (container ID, restarts)."""
+    from kudev.deploy.apply import LABEL_PROJECT
+
     found = {}
-    for pod in core_v1.list_namespaced_pod(namespace, label_selector=f"app={name}").items:
+    pods = core_v1.list_namespaced_pod(namespace, label_selector=f"{LABEL_PROJECT}={name}")
+    for pod in pods.items:
         if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running":
             status = pod.status.container_statuses[0]
             found[pod.metadata.name] = (status.container_id, status.restart_count)

@@ -240,7 +240,7 @@ def test_a_signal_while_the_context_is_hashed_ends_the_scan_and_its_workers(
     kudev.wait_for(lambda e: e["type"] == "context_scan", "the context scan")
     stopped = signal_and_wait(kudev, sig, settle_s=2.5)  # the workers are up and reading
     check_exit(stopped, sig, kudev, _port(root), "hash")
-    workers = [c for c in stopped.children if "multiprocessing" in c[1]]
+    workers = [c for c in stopped.children if "spawn_main" in c[1]]
     assert workers, f"no hashing worker ran: the stage was not held ({stopped.children})"
     types = [e["type"] for e in kudev.events]
     assert "session_started" not in types and "cycle_started" not in types, types

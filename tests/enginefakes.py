@@ -256,12 +256,15 @@ class Fakes:
         project: Project,
         options: SessionOptions | None = None,
         sink: ev.EventSink | None = None,
+        *,
+        real_watcher: bool = False,
     ) -> Engine:
+        """The real Engine over these fakes; `real_watcher`: inotify instead of scripted changes."""
         return Engine(
             project,
             options or SessionOptions(),
             sink or self.log,
-            change_source=self.changes,
+            change_source=None if real_watcher else self.changes,
             builder_factory=self.docker,
             delivery_factory=self._delivery,
             deployer_factory=self._deployer,

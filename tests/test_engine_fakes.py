@@ -282,21 +282,13 @@ def test_pod_details_come_from_the_deployer_once_there_is_one(tmp_path):
 
 
 def test_twenty_sessions_with_the_real_watcher_leave_no_kudev_thread(tmp_path):
-    from kudev.engine.loop import Engine
 
     project = make_project(tmp_path / "p")
     main = project.config.images[0].context / "main.txt"
     before = set(threading.enumerate())
     for session in range(20):
         fakes = Fakes()
-        engine = Engine(
-            project,
-            SessionOptions(),
-            fakes.log,
-            builder_factory=fakes.docker,
-            delivery_factory=fakes._delivery,
-            deployer_factory=fakes._deployer,
-        )
+        engine = fakes.engine(project, real_watcher=True)
         with RunningEngine(engine):
             assert fakes.log.cycle_finished(1, timeout=10).ok
             write_until_a_cycle_starts(main, f"session {session}", fakes.log)
